@@ -1,1 +1,1 @@
-"""rollguard.analysis."""
+"""Analysis: pure functions that turn measurements into verdicts (no I/O)."""

@@ -122,6 +122,8 @@ class LocalBackendSpec(Model):
 
     @model_validator(mode="after")
     def _listen_is_host_port(self) -> LocalBackendSpec:
+        if "${" in self.listen:
+            return self  # filled in at run time
         host, sep, port = self.listen.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"listen must be host:port like 127.0.0.1:8080, not {self.listen!r}")

@@ -1,0 +1,485 @@
+"""The built-in router: an asyncio HTTP/1.1 reverse proxy that splits traffic by weight.
+
+Each request is sent to the candidate with probability ``weight``/100 (drawn from an injected
+``random.Random``, so a seed makes a test deterministic) and to the stable version otherwise.
+The weight is read when a request's head has arrived, so ``set_weight`` applies to the next
+request, also on connections that are already open.
+
+HTTP is parsed and framed by ``h11`` on both sides; the router itself only moves events:
+method, target (path and query), headers and body are forwarded unchanged except for the
+hop-by-hop headers (``Connection`` and the ones it names, ``Keep-Alive``, ``TE``, ``Upgrade``,
+``Transfer-Encoding``...), which describe one connection and are set again for the next one
+(a chunked body is re-chunked). Body pieces are written to the other side as soon as they
+arrive and flushed, so a streaming response reaches the client chunk by chunk.
+``Expect: 100-continue`` is answered by the router itself and not forwarded.
+
+Connections: keep-alive on both sides, ``TCP_NODELAY`` on every socket (a head and a body
+written separately would otherwise wait for a delayed ACK, ~40 ms per request), and a small
+pool of idle upstream connections per version. An idle connection the upstream closed is
+detected when taken from the pool; a reused connection that fails before any response byte
+is retried once on a fresh connection when the request body (up to 64 KiB) can be replayed.
+
+Failures: an upstream that cannot be connected to, or that sends no response head within
+``response_timeout``, gets the client a ``502`` and is counted as an ``error`` of its version.
+An upstream that breaks after the head was forwarded closes the client connection (the only
+way left to tell it) and is counted as an ``error`` too.
+
+Stats (:class:`RouterStats`): one record per finished request, with **latency = time to
+response headers**, measured from the moment the router has the whole request head to the
+moment the upstream's response head has arrived (this includes connecting upstream and
+forwarding the request body, but not streaming the response body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import time
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
+
+import h11
+
+from rollguard.backends.local import stats as stats_mod
+
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"expect",
+    }
+)  # ``expect`` is not hop-by-hop, but the router answers ``100-continue`` itself
+_READ_SIZE = 65536
+_REPLAY_LIMIT = 64 * 1024
+_DISCARD_LIMIT = 4 * 1024 * 1024
+
+
+class _ClientGone(Exception):
+    """The client closed its connection or broke the protocol; nothing can be answered."""
+
+
+class _UpstreamError(Exception):
+    """The upstream could not be reached, or broke the exchange."""
+
+
+def _set_nodelay(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def forwarded_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Headers minus the hop-by-hop ones (and those named in ``Connection``), case kept.
+
+    A chunked body stays chunked on the next hop, so ``Transfer-Encoding: chunked`` is set
+    again (h11 re-frames the body).
+
+    >>> forwarded_headers([(b"X-A", b"1"), (b"Connection", b"x-a, close")])
+    []
+    """
+    items = list(headers)
+    drop = set(_HOP_BY_HOP)
+    chunked = False
+    for name, value in items:
+        lower = name.lower()
+        if lower == b"connection":
+            drop.update(token.strip().lower() for token in value.split(b","))
+        elif lower == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    out = [(name, value) for name, value in items if name.lower() not in drop]
+    if chunked:
+        out.append((b"Transfer-Encoding", b"chunked"))
+    return out
+
+
+def split_url(url: str) -> tuple[str, int]:
+    """``(host, port)`` of an ``http://`` URL (port 80 by default).
+
+    >>> split_url("http://127.0.0.1:3010")
+    ('127.0.0.1', 3010)
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"the built-in router forwards to http://host:port URLs, not {url!r}")
+    return parts.hostname, parts.port or 80
+
+
+class _UpstreamConnection:
+    """One keep-alive connection to an upstream, with its h11 client state."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.reused = False
+
+    def send(self, event: h11.Request | h11.Data | h11.EndOfMessage) -> None:
+        data = self.h11.send(event)
+        if data:
+            self.writer.write(data)
+
+    async def drain(self) -> None:
+        try:
+            await self.writer.drain()
+        except OSError as exc:
+            raise _UpstreamError(f"write failed: {exc}") from exc
+
+    async def next_event(self) -> object:
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise _UpstreamError(f"bad response: {exc}") from exc
+            if event is not h11.NEED_DATA:
+                return event
+            try:
+                data = await self.reader.read(_READ_SIZE)
+            except OSError as exc:
+                raise _UpstreamError(f"read failed: {exc}") from exc
+            self.h11.receive_data(data)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _Upstream:
+    """An upstream URL and its pool of idle keep-alive connections."""
+
+    def __init__(self, url: str, *, connect_timeout: float, pool_size: int) -> None:
+        self.host, self.port = split_url(url)
+        self.netloc = urlsplit(url).netloc
+        self._connect_timeout = connect_timeout
+        self._pool_size = pool_size
+        self._idle: list[_UpstreamConnection] = []
+
+    async def _acquire(self) -> _UpstreamConnection:
+        while self._idle:
+            conn = self._idle.pop()
+            # The upstream may have closed an idle connection (its keep-alive timeout).
+            if conn.reader.at_eof() or conn.writer.is_closing():
+                conn.close()
+                continue
+            conn.reused = True
+            return conn
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+        except (OSError, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise _UpstreamError(f"cannot connect to {self.netloc}: {reason}") from exc
+        _set_nodelay(writer)
+        return _UpstreamConnection(reader, writer)
+
+    def release(self, conn: _UpstreamConnection) -> None:
+        """Pool the connection when its exchange completed cleanly, else close it."""
+        if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
+            conn.h11.start_next_cycle()
+            if len(self._idle) < self._pool_size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    async def exchange(
+        self, head: h11.Request, body: _ClientBody, *, timeout: float
+    ) -> tuple[_UpstreamConnection, h11.Response]:
+        """Send the request (streaming the client's body) and wait for the response head."""
+        for attempt in range(2):
+            conn = await self._acquire()
+            try:
+                conn.send(head)
+                for piece in body.kept:  # a replay after a stale pooled connection
+                    conn.send(h11.Data(data=piece))
+                while not body.done:
+                    conn.send(await body.next_event())
+                    await conn.drain()
+                if body.done and conn.h11.our_state is h11.SEND_BODY:
+                    conn.send(h11.EndOfMessage())
+                await conn.drain()
+                try:
+                    async with asyncio.timeout(timeout):
+                        return conn, await _response_head(conn)
+                except TimeoutError:
+                    conn.close()
+                    raise _UpstreamError(f"no response within {timeout:g}s") from None
+            except _UpstreamError:
+                conn.close()
+                if attempt == 0 and conn.reused and body.replayable:
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+            with contextlib.suppress(OSError):
+                await conn.writer.wait_closed()
+
+
+async def _response_head(conn: _UpstreamConnection) -> h11.Response:
+    while True:
+        event = await conn.next_event()
+        if isinstance(event, h11.Response):
+            return event
+        if not isinstance(event, h11.InformationalResponse):  # 1xx are not forwarded
+            raise _UpstreamError(f"unexpected {type(event).__name__} instead of a response")
+
+
+class _ClientBody:
+    """The request body as it is read from the client, kept (up to 64 KiB) for a replay."""
+
+    def __init__(self, conn: h11.Connection, reader: asyncio.StreamReader) -> None:
+        self._conn = conn
+        self._reader = reader
+        self.kept: list[bytes] = []
+        self._kept_size = 0
+        self.replayable = True
+        self.done = False
+
+    async def next_event(self) -> h11.Data | h11.EndOfMessage:
+        event = await _client_event(self._conn, self._reader)
+        if isinstance(event, h11.Data):
+            if self.replayable:
+                self.kept.append(bytes(event.data))
+                self._kept_size += len(event.data)
+                if self._kept_size > _REPLAY_LIMIT:
+                    self.replayable, self.kept = False, []
+            return h11.Data(data=event.data)
+        if isinstance(event, h11.EndOfMessage):
+            self.done = True
+            return h11.EndOfMessage()
+        raise _ClientGone(f"unexpected {type(event).__name__} inside a request body")
+
+    async def discard(self, *, limit: int) -> None:
+        """Read the rest of the body (up to ``limit`` bytes) without forwarding it."""
+        size = 0
+        while not self.done and size <= limit:
+            event = await self.next_event()
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+
+
+async def _client_event(conn: h11.Connection, reader: asyncio.StreamReader) -> object:
+    while True:
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise _ClientGone(str(exc)) from exc
+        if event is not h11.NEED_DATA:
+            return event
+        try:
+            data = await reader.read(_READ_SIZE)
+        except OSError as exc:
+            raise _ClientGone(str(exc)) from exc
+        conn.receive_data(data)
+
+
+async def _answer_502(conn: h11.Connection, writer: asyncio.StreamWriter, message: str) -> None:
+    if conn.our_state is not h11.SEND_RESPONSE:
+        return
+    body = (message + "\n").encode()
+    headers = [
+        (b"Content-Type", b"text/plain; charset=utf-8"),
+        (b"Content-Length", str(len(body)).encode()),
+    ]
+    if conn.their_state is not h11.DONE:
+        # The request body was not read to its end: this connection cannot carry another request.
+        headers.append((b"Connection", b"close"))
+    writer.write(conn.send(h11.Response(status_code=502, headers=headers)))
+    writer.write(conn.send(h11.Data(data=body)))
+    writer.write(conn.send(h11.EndOfMessage()))
+    await writer.drain()
+
+
+class Router:
+    """A reverse proxy on ``host:port`` in front of a stable and a candidate URL.
+
+    Example::
+
+        router = Router(host="127.0.0.1", port=8080, stable_url="http://127.0.0.1:3010",
+                        candidate_url="http://127.0.0.1:3020", rng=random.Random(7))
+        await router.start()
+        router.set_weight(5)  # each next request has a 5% chance to reach the candidate
+        router.stats.window("candidate", since=t0, until=t1).requests
+        await router.stop()
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        stable_url: str,
+        candidate_url: str,
+        weight: int = 0,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        stats: stats_mod.RouterStats | None = None,
+        connect_timeout: float = 5.0,
+        response_timeout: float = 60.0,
+        pool_size: int = 16,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._rng = rng if rng is not None else random.Random()
+        self._weight = 0
+        self.set_weight(weight)
+        self._stats = stats if stats is not None else stats_mod.RouterStats(clock=clock)
+        self._response_timeout = response_timeout
+        self._upstreams = {
+            version: _Upstream(url, connect_timeout=connect_timeout, pool_size=pool_size)
+            for version, url in (("stable", stable_url), ("candidate", candidate_url))
+        }
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+
+    @property
+    def weight(self) -> int:
+        """Percent of new requests sent to the candidate."""
+        return self._weight
+
+    def set_weight(self, weight: int) -> None:
+        """Send ``weight`` percent (0..100) of the next requests to the candidate."""
+        if not 0 <= weight <= 100:
+            raise ValueError(f"weight must be within 0..100, not {weight}")
+        self._weight = weight
+
+    @property
+    def stats(self) -> stats_mod.RouterStats:
+        """Per-version counters (a :class:`rollguard.backends.base.TrafficStats`)."""
+        return self._stats
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the real one once started, when 0 was asked for)."""
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the router."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        """Listen for clients (idempotent)."""
+        if self._server is None:
+            self._server = await asyncio.start_server(self._on_client, self._host, self._port)
+
+    async def stop(self) -> None:
+        """Stop listening; close every client and pooled upstream connection (idempotent)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        tasks = list(self._clients)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if server is not None:
+            await server.wait_closed()
+        for upstream in self._upstreams.values():
+            await upstream.close()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            _set_nodelay(writer)
+            await self._serve(reader, writer)
+        except (_ClientGone, OSError):
+            pass  # the client went away; there is nobody left to answer
+        except asyncio.CancelledError:
+            # stop() cancels the handlers; asyncio's stream callback would report a cancelled
+            # handler task as an unhandled error, so the cancellation ends here.
+            pass
+        finally:
+            self._clients.discard(task)
+            writer.close()
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h11.Connection(h11.SERVER)
+        while True:
+            event = await _client_event(conn, reader)
+            if not isinstance(event, h11.Request):
+                return  # ConnectionClosed: the client is done with this connection
+            await self._proxy(conn, reader, writer, event)
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return  # the exchange ended early, or one side asked to close
+            conn.start_next_cycle()
+
+    async def _proxy(
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+    ) -> None:
+        started = time.perf_counter()
+        version = "candidate" if self._rng.random() * 100 < self._weight else "stable"
+        upstream = self._upstreams[version]
+        if conn.they_are_waiting_for_100_continue:
+            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+        headers = forwarded_headers(request.headers.raw_items())
+        if not any(name.lower() == b"host" for name, _ in headers):
+            headers.append((b"Host", upstream.netloc.encode()))  # HTTP/1.0 clients
+        head = h11.Request(method=request.method, target=request.target, headers=headers)
+        body = _ClientBody(conn, reader)
+        try:
+            up, response = await upstream.exchange(head, body, timeout=self._response_timeout)
+        except _UpstreamError as exc:
+            self._stats.record(version, status=None, latency=time.perf_counter() - started)
+            await body.discard(limit=_DISCARD_LIMIT)  # so the client reads the 502, not a reset
+            await _answer_502(conn, writer, f"{version} upstream unavailable: {exc}")
+            return
+        latency = time.perf_counter() - started
+        status: int | None = response.status_code
+        try:
+            status = await _forward_response(conn, writer, up, response)
+        finally:
+            upstream.release(up)
+            self._stats.record(version, status=status, latency=latency)
+
+
+async def _forward_response(
+    conn: h11.Connection,
+    writer: asyncio.StreamWriter,
+    up: _UpstreamConnection,
+    response: h11.Response,
+) -> int | None:
+    """Send the response head, then each body piece as it arrives; None if upstream broke."""
+    headers = forwarded_headers(response.headers.raw_items())
+    writer.write(conn.send(h11.Response(status_code=response.status_code, headers=headers)))
+    await writer.drain()
+    while True:
+        try:
+            event = await up.next_event()
+        except _UpstreamError:
+            return None  # too late for a 502: closing the client connection shows the cut
+        if isinstance(event, h11.Data):
+            writer.write(conn.send(h11.Data(data=event.data)))
+            await writer.drain()
+        elif isinstance(event, h11.EndOfMessage):
+            writer.write(conn.send(h11.EndOfMessage()))
+            await writer.drain()
+            return response.status_code
+        else:
+            return None
+
+
+__all__ = ["Router", "forwarded_headers", "split_url"]

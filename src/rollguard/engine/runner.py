@@ -1,0 +1,329 @@
+"""The runner: the thin asynchronous I/O around the pure decision code.
+
+Loop: fold the new events into the state, ask :func:`rollguard.engine.decide.decide` what to
+do, append the decision's events, carry out its action with an ``action_started`` intent
+before and an ``action_finished`` result after, or sleep until something can change. Approvals
+and aborts written by other processes (``rollguard approve``) simply appear in the log.
+
+Resuming is running: a new controller appends ``resumed``, closes an intent left without a
+result as ``interrupted`` (so the log has neither a gap nor a duplicate), and the decision code
+then re-prepares the backend and re-applies the weight, because both are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rollguard.backends.base import Backend, BackendContext
+from rollguard.checks.base import CheckContext, CheckResult
+from rollguard.checks.registry import run_check
+from rollguard.clock import Clock, SystemClock
+from rollguard.engine import narrate
+from rollguard.engine.decide import RETRY_DELAY, Action, Decision, decide
+from rollguard.engine.phases import ExitCode
+from rollguard.engine.state import RolloutState, fold
+from rollguard.errors import RollguardError
+from rollguard.evidence.folder import RunFolder
+from rollguard.evidence.summary import write_summary
+from rollguard.metrics.base import Measurement
+from rollguard.metrics.registry import measure
+from rollguard.plan import model, templates
+from rollguard.plan.loader import parse_plan
+from rollguard.plugin import Registry
+from rollguard.store.base import Event, Store
+
+POLL = 0.25  # how often an idle controller looks for approvals and aborts from elsewhere
+
+backends: Registry[Callable[[BackendContext], Backend]] = Registry("rollguard.backends")
+
+Listener = Callable[[RolloutState, Decision | None, Event | None], None]
+
+
+class Runner:
+    """Drives one rollout until it is final (or the task is cancelled)."""
+
+    def __init__(
+        self,
+        store: Store,
+        rollout_id: str,
+        *,
+        clock: Clock | None = None,
+        listener: Listener | None = None,
+        auto_approve: bool = False,
+        stop_on_exit: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.id = rollout_id
+        self.clock = clock or SystemClock()
+        self.listener = listener
+        self.auto_approve = auto_approve
+        self.stop_on_exit = stop_on_exit  # stop the versions even when interrupted (demo)
+        self.log = log or (lambda _line: None)
+        self.state = RolloutState()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> RolloutState:
+        """Drive the rollout to a final phase and return its final state."""
+        events = self.store.events(self.id)
+        self.state = fold(events)
+        loaded = parse_plan(
+            self.state.plan_text, filename=self.state.plan_path, base_dir=Path(self.state.base_dir)
+        )
+        self.folder = RunFolder(Path(self.state.run_dir))
+        if self.state.final:
+            self.plan = loaded.plan
+            return self.state
+        try:
+            self.plan = self._render(loaded.plan)
+        except RollguardError as exc:
+            self.plan = loaded.plan
+            reason = f"the plan cannot be filled in: {exc.message}"
+            self._append("phase_entered", {"phase": "failed", "reason": reason})
+            self._append(
+                "rollout_finished",
+                {"outcome": "failed", "reason": reason, "exit_code": int(ExitCode.INVALID_INPUT)},
+            )
+            self._refresh()
+            return self.state
+        if any(e.type == "phase_entered" for e in events):
+            self._append("resumed", {"pid": os.getpid()})
+            if self.state.pending is not None:
+                p = self.state.pending
+                self._append(
+                    "action_finished",
+                    {
+                        "id": p.id,
+                        "action": p.action,
+                        "args": p.args,
+                        "ok": False,
+                        "interrupted": True,
+                        "error": "the controller stopped before the result",
+                    },
+                )
+        factory = backends.get(self.plan.backend.kind)
+        self.backend = factory(
+            BackendContext(
+                plan=self.plan,
+                run_dir=self.folder.path,
+                base_dir=Path(self.state.base_dir),
+                log=self.log,
+            )
+        )
+        try:
+            await self._loop()
+        finally:
+            await self.backend.close(stop_versions=self.state.final or self.stop_on_exit)
+            self._refresh()
+            if self.state.final:
+                write_summary(self.folder, self.plan, self.state, self.store.events(self.id))
+            self.folder.rewrite_events(self.store.events(self.id))
+        return self.state
+
+    async def _loop(self) -> None:
+        while True:
+            self._refresh()
+            if self.state.final:
+                return
+            decision = decide(self.plan, self.state, self.clock.now())
+            if self.listener:
+                self.listener(self.state, decision, None)
+            if decision.events:
+                for type_, data in decision.events:
+                    self._append(type_, data)
+                continue
+            if decision.action is not None:
+                await self._execute(decision.action)
+                continue
+            if self.auto_approve and self._approve_waiting():
+                continue
+            now = self.clock.now()
+            wait = POLL if decision.wake_at is None else min(POLL, decision.wake_at - now)
+            await self.clock.sleep(max(0.0, wait))
+
+    def _refresh(self) -> None:
+        before = self.state.last_seq
+        self.state = fold(self.store.events(self.id, after=before), self.state)
+        if self.state.last_seq != before:
+            s = self.state
+            self.store.update(
+                self.id,
+                state=s.phase.value,
+                step=s.step,
+                weight=s.weight,
+                outcome=s.outcome,
+                at=self.clock.now(),
+            )
+
+    def _append(self, type_: str, data: dict[str, Any]) -> Event:
+        event = self.store.append(self.id, type_, data, at=self.clock.now())
+        self.folder.append_event(event)
+        line = narrate.describe(event)
+        if line:
+            self.log(line)
+        if self.listener:
+            self.listener(self.state, None, event)
+        return event
+
+    def _approve_waiting(self) -> bool:
+        step = self.state.step
+        if step is None or self.plan.steps[step].approve is None:
+            return False
+        given = self.state.approvals.get(step, {})
+        missing = [r for r in self.plan.steps[step].approve or [] if r not in given]
+        for role in missing:
+            person = (self.plan.owners.get(role) or ["demo"])[0]
+            self._append(
+                "approval",
+                {"step": step, "role": role, "by": person, "note": "auto-approved (demo)"},
+            )
+        return bool(missing)
+
+    # ------------------------------------------------------------------ actions
+
+    async def _execute(self, action: Action) -> None:
+        action_id = f"a{self.state.last_seq + 1}"
+        base = {"id": action_id, "action": action.action, "args": action.args}
+        self._append("action_started", base)
+        try:
+            result = await self._do(action)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an event, never a crash
+            message = (
+                exc.message if isinstance(exc, RollguardError) else f"{type(exc).__name__}: {exc}"
+            )
+            self._append("action_finished", {**base, "ok": False, "error": message})
+            await self.clock.sleep(RETRY_DELAY)
+            return
+        self._append("action_finished", {**base, "ok": True, "result": result})
+
+    async def _do(self, action: Action) -> dict[str, Any]:
+        args = action.args
+        if action.action == "prepare":
+            await self.backend.prepare()
+            return {}
+        if action.action == "set_weight":
+            await self.backend.set_weight(int(args["weight"]))
+            return {"weight": int(args["weight"])}
+        if action.action == "run_checks":
+            return await self._run_checks(str(args["group"]))
+        if action.action == "observe":
+            return await self._observe(args)
+        if action.action == "promote":
+            await self.backend.promote()
+            return {}
+        if action.action == "rollback":
+            await self.backend.rollback()
+            return {}
+        raise RollguardError(f"unknown action {action.action!r}")
+
+    def _render(self, plan: model.Plan) -> model.Plan:
+        """The plan with every ``${...}`` filled in (addresses first: others refer to them)."""
+        s = self.state
+        context = {"run.id": s.id, "run.dir": s.run_dir, "plan.dir": s.base_dir}
+
+        def fill(text: str) -> str:
+            return str(templates.render(text, context, env=os.environ))
+
+        context |= {
+            "stable.url": fill(plan.stable.url),
+            "stable.version": fill(plan.stable.version),
+            "candidate.url": fill(plan.candidate.url),
+            "candidate.version": fill(plan.candidate.version),
+            "router.url": "http://" + fill(plan.backend.listen),
+        }
+        return templates.render_model(plan, context, env=os.environ)
+
+    def _group(self, group: str) -> list[model.CommandCheck | model.HttpCheck]:
+        if group == "preflight":
+            return list(self.plan.preflight)
+        if group == "post_validation":
+            return list(self.plan.post_validation)
+        if group == "rollback.verify":
+            return list(self.plan.rollback.verify)
+        index = int(group.removeprefix("steps[").split("]")[0])
+        return list(self.plan.steps[index].smoke or [])
+
+    async def _run_checks(self, group: str) -> dict[str, Any]:
+        # A group run again (after a resume) gets fresh folders: earlier output stays evidence.
+        attempt = (
+            sum(
+                1
+                for e in self.store.events(self.id)
+                if e.type == "action_started" and e.data.get("args", {}).get("group") == group
+            )
+            - 1
+        )
+        entries: list[dict[str, Any]] = []
+        for index, spec in enumerate(self._group(group)):
+            folder = self.folder.check_dir(group, index, spec.name, attempt=max(0, attempt))
+            started = self.clock.now()
+            try:
+                result = await run_check(
+                    spec, CheckContext(evidence_dir=folder, base_dir=Path(self.state.base_dir))
+                )
+            except RollguardError as exc:
+                result = CheckResult(
+                    name=spec.name,
+                    kind=spec.kind,
+                    status="error",
+                    summary=exc.message,
+                    duration=self.clock.now() - started,
+                )
+            entry = result.to_dict()
+            entry["folder"] = self.folder.relative(folder)
+            self.folder.write_json(f"{entry['folder']}/result.json", entry)
+            entries.append(entry)
+            self.log(narrate.check_line(group, entry))
+        return {
+            "group": group,
+            "passed": all(e["status"] == "passed" for e in entries),
+            "results": entries,
+            "finished_at": self.clock.now(),
+        }
+
+    async def _observe(self, args: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock.now()
+        traffic = self.backend.traffic()
+        used = sorted({t.metric for t in self.plan.triggers})
+        seq = self.state.last_seq + 1
+        if args.get("purpose") == "baseline":
+            since, until = float(args["since"]), float(args["until"])
+            stable = {
+                name: (await self._measure(name, "stable", since, until, traffic)).to_dict()
+                for name in used
+            }
+            out: dict[str, Any] = {"since": since, "until": until, "stable": stable}
+            self.folder.write_json(f"metrics/{seq:05d}-baseline.json", out)
+            return out
+        metrics: dict[str, Any] = {}
+        for name in used:
+            spec = self.plan.metrics[name]
+            window = spec.window or self.plan.analysis.window
+            since = max(now - window, self.state.canary_since or now)
+            metrics[name] = {
+                version: (await self._measure(name, version, since, now, traffic)).to_dict()
+                for version in ("stable", "candidate")
+            }
+        out = {"until": now, "weight": self.state.weight, "metrics": metrics}
+        self.folder.write_json(f"metrics/{seq:05d}-analysis.json", out)
+        return out
+
+    async def _measure(
+        self, name: str, version: str, since: float, until: float, traffic: Any
+    ) -> Measurement:
+        spec = self.plan.metrics[name]
+        timeout = max(1.0, min(30.0, self.plan.analysis.interval))
+        try:
+            return await asyncio.wait_for(
+                measure(spec, version=version, since=since, until=until, traffic=traffic),
+                timeout=timeout,
+            )
+        except TimeoutError:
+            return Measurement(None, 0, error=f"{spec.kind} provider timed out after {timeout:g}s")
+        except Exception as exc:  # noqa: BLE001 - a provider failure is data, not a crash
+            return Measurement(None, 0, error=f"{type(exc).__name__}: {exc}")

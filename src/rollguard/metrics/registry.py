@@ -1,0 +1,32 @@
+"""Metric providers by ``kind:``, and one call that measures any metric spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollguard.backends.base import TrafficStats
+from rollguard.metrics.base import Measurement
+from rollguard.plan import model
+from rollguard.plugin import Registry
+
+providers: Registry[Any] = Registry("rollguard.metrics")
+
+
+async def measure(
+    spec: model.MetricSpec,
+    *,
+    version: str,
+    since: float,
+    until: float,
+    traffic: TrafficStats | None,
+) -> Measurement:
+    """Measure ``spec`` for ``version`` over [since, until] with the provider of its kind."""
+    factory = providers.get(spec.kind)
+    if spec.kind == "builtin":
+        if traffic is None:
+            return Measurement(None, 0, error="built-in metrics need a backend with a router")
+        provider = factory(traffic)
+    else:
+        provider = factory()
+    result: Measurement = await provider.measure(spec, version=version, since=since, until=until)
+    return result
