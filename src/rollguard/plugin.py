@@ -38,9 +38,10 @@ class Registry(Generic[T]):
     def _load_entry_points(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
         for ep in metadata.entry_points(group=self.group):
-            self._items.setdefault(ep.name, ep.load())
+            if ep.name not in self._items:  # registered in code wins; no need to import it
+                self._items[ep.name] = ep.load()
+        self._loaded = True
 
     def get(self, kind: str) -> T:
         """The plugin for ``kind``; :class:`UnknownKind` names the installed ones."""

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from conftest import Upstream, free_port, make_router
 
 from rollguard.backends.local import router as router_mod
+from tests.backends.servers import Upstream, free_port, make_router
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         return
     request_line, *header_lines = head.decode("latin-1").split("\r\n")
     method, target, _ = request_line.split(" ", 2)
+    target = target.partition("?")[0]
     headers = dict(line.split(": ", 1) for line in header_lines if ": " in line)
     length = int(headers.get("Content-Length", headers.get("content-length", "0")))
     body = await reader.readexactly(length) if length else b""

@@ -304,3 +304,17 @@ async def test_the_evidence_folder_is_never_collected(tmp_path: Path) -> None:
     assert not any(e.startswith("artifacts/") for e in result.evidence)
     assert "artifact glob matched nothing: **/*.txt" in result.details
     assert sorted(os.listdir(ctx.evidence_dir)) == ["command.json", "stderr.txt", "stdout.txt"]
+
+
+async def test_a_command_ignoring_sigterm_is_killed(ctx: CheckContext) -> None:
+    started = time.monotonic()
+    result = await run(
+        ctx, shell="trap '' TERM; sleep 100 & echo $! > child.pid; wait", timeout=0.3
+    )
+    assert result.status == "error"
+    assert time.monotonic() - started < 10
+    child = int((ctx.base_dir / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chat_procs import RunningService, StartService, clean_env, script, stop_process
+
+from tests.examples.chat_procs import RunningService, StartService, clean_env, script, stop_process
 
 LISTENING = re.compile(r"listening on (http://\S+)")
 START_TIMEOUT_S = 15

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chat_procs import RunningService, StartService, json_line, run_script, wait_until
+from tests.examples.chat_procs import (
+    RunningService,
+    StartService,
+    json_line,
+    run_script,
+    wait_until,
+)
 
 
 def _thread(service: RunningService) -> int:

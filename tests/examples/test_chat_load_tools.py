@@ -9,7 +9,8 @@ import sys
 
 import httpx
 import pytest
-from chat_procs import (
+
+from tests.examples.chat_procs import (
     RunningService,
     StartService,
     clean_env,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import signal
 
-from chat_procs import RunningService, StartService, load_example, stop_process
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.examples.chat_procs import RunningService, StartService, load_example, stop_process
 
 
 def test_status_reports_ok_version_and_uptime(start_service: StartService) -> None:

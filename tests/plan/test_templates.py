@@ -123,3 +123,18 @@ def test_render_model_keeps_aliased_fields() -> None:
     expect = model.Expect(source="${run.id}.log", not_contains="panic")
     rendered = templates.render_model(expect, CONTEXT, env={})
     assert rendered.source == "r-1.log"
+
+
+def test_env_default_is_used_only_when_the_variable_is_unset() -> None:
+    from rollguard.plan.templates import render_text
+
+    assert render_text("p=${env.PORT:-3010}", {}, env={}) == "p=3010"
+    assert render_text("p=${env.PORT:-3010}", {}, env={"PORT": "4000"}) == "p=4000"
+    assert render_text("${env.EMPTY:-}", {}, env={}) == ""
+
+
+def test_a_default_is_only_allowed_on_environment_names() -> None:
+    from rollguard.plan.templates import is_known
+
+    assert is_known("env.PORT", default="1")
+    assert not is_known("candidate.url", default="x")

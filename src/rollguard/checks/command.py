@@ -6,8 +6,9 @@ How a run goes:
    folder) with the environment of rollguard plus ``ctx.env`` plus the check's ``env``, in a
    process group of its own, stdin closed.
 2. stdout and stderr are the files ``stdout.txt`` and ``stderr.txt`` of the evidence folder
-   (no pipes in between), so output is on disk as it is written and none is held in memory. Expectations read those files afterwards (JSON
-   parsing reads at most :data:`rollguard.checks.expect.READ_CAP` bytes of one).
+   (no pipes in between): output is on disk as it is written and none is held in memory.
+   Expectations read those files afterwards (JSON parsing reads at most
+   :data:`rollguard.checks.expect.READ_CAP` bytes of one).
 3. After ``timeout`` the whole group gets SIGTERM, then SIGKILL after :data:`GRACE` seconds,
    and the check is an ``error``. The group is also ended when the command exits normally, so
    a check never leaves a process behind (``server &`` in a shell check dies with the check).
@@ -108,10 +109,10 @@ class CommandCheckRunner:
             stdout_bytes=run.stdout_bytes,
             stderr_bytes=run.stderr_bytes,
         )
+        evidence += ["stdout.txt", "stderr.txt"]
         if run.error is not None:
             record["error"] = run.error
             return finish("error", run.error)
-        evidence += ["stdout.txt", "stderr.txt"]
 
         artifacts, unmatched, notes = collect_artifacts(
             spec.artifacts, cwd=cwd, dest=evidence_dir / "artifacts", skip=evidence_dir
@@ -134,7 +135,12 @@ class CommandCheckRunner:
             artifacts=artifacts,
             unmatched_globs=unmatched,
         )
-        outcomes = expect.evaluate(spec.expect or _DEFAULT_EXPECT, subject)
+        # Exit code 0 is always expected unless an expectation names another: a crashed test
+        # run whose log happens to be clean must not pass.
+        wanted = list(spec.expect)
+        if not any(e.exit_code is not None for e in wanted):
+            wanted = [*_DEFAULT_EXPECT, *wanted]
+        outcomes = expect.evaluate(wanted, subject)
         details[:0] = [line for o in outcomes for line in o.detail_lines()]
         if spec.shell is not None and run.exit_code == 127:
             details.append("exit code 127: the shell did not find a command (see stderr.txt)")

@@ -1,23 +1,20 @@
 """Evaluation of a check's ``expect:`` list, shared by every check kind that produces text.
 
-A check runner gathers what it produced into a :class:`Subject` (an exit code, named streams
-such as ``stdout`` or an HTTP body, collected artifact files) and calls :func:`evaluate`, which
-returns one :class:`Outcome` per expectation. Nothing here starts processes or talks to the
-network; the only I/O is reading the text files a subject points at.
+A runner gathers what it produced into a :class:`Subject` (exit code, named streams such as
+``stdout`` or an HTTP body, collected artifacts) and :func:`evaluate` returns one
+:class:`Outcome` per expectation. The only I/O here is reading the files a subject points at.
 
 Where an expectation looks (``in:``):
 
 - a stream name the runner provides: ``output``, ``stdout``, ``stderr`` for commands,
   ``output`` (the body) for HTTP. ``output`` of a command is stdout followed by stderr.
-- ``artifacts``: every collected artifact file, each judged on its own. It fails when nothing
-  was collected or when one of the check's artifact globs matched nothing, so a report that
-  was never written cannot pass for a clean one.
+- ``artifacts``: every collected artifact file. It fails when nothing was collected or when
+  one of the check's artifact globs matched nothing: a missing report never passes as clean.
 - anything else is a glob (``*``, ``?``, ``**``) matched against the collected artifacts'
   paths (relative, as stored in the evidence folder) or, for an absolute glob, their original
   paths. It fails when it matches no collected artifact.
 
-What each assertion means over several files: ``contains`` must hold in every file,
-``not_contains`` and ``no_line_matches`` in none, ``json`` in every file. Within ``output``,
+Over several artifacts, each file must satisfy the assertion on its own. Within ``output``,
 stdout and stderr count as one text.
 
 ``json`` parses the whole text as one document when it can; otherwise it takes **the last line
@@ -225,10 +222,8 @@ def _targets(source: str, subject: Subject) -> list[Target] | str:
 
 
 def _exit_code(label: str, expected: int, subject: Subject) -> Outcome:
-    if subject.kind != "command":
-        return Outcome(label, False, f"a {subject.kind} check has no exit code")
     if subject.exit_code is None:
-        return Outcome(label, False, "the command did not finish")
+        return Outcome(label, False, f"no exit code in this {subject.kind} check")
     if subject.exit_code != expected:
         return Outcome(label, False, f"exit code was {subject.exit_code}")
     return Outcome(label, True)
@@ -251,10 +246,7 @@ def _no_line_matches(label: str, pattern: str, targets: list[Target]) -> Outcome
     if count:
         noun = "line matches" if count == 1 else "lines match"
         return Outcome(label, False, f"{count} {noun}", tuple(quotes))
-    cut = [p.name for _, parts in targets for p in parts if not p.complete]
-    if cut:
-        return Outcome(label, False, f"only the beginning of {', '.join(cut)} was kept")
-    return Outcome(label, True, _files_note(targets))
+    return _unless_cut(label, targets)
 
 
 def _contains(label: str, needle: str, targets: list[Target]) -> Outcome:
@@ -273,10 +265,7 @@ def _not_contains(label: str, needle: str, targets: list[Target]) -> Outcome:
                 quotes.append(f"{part.name}:{number}")
     if quotes:
         return Outcome(label, False, "found in " + _some(quotes), tuple(quotes[:SHOWN_LINES]))
-    cut = [p.name for _, parts in targets for p in parts if not p.complete]
-    if cut:
-        return Outcome(label, False, f"only the beginning of {', '.join(cut)} was kept")
-    return Outcome(label, True, _files_note(targets))
+    return _unless_cut(label, targets)
 
 
 def _json(label: str, spec: model.JsonExpect, targets: list[Target]) -> Outcome:
@@ -377,29 +366,24 @@ def _some(items: list[str]) -> str:
     return shown + (f" and {len(items) - SHOWN_LINES} more" if len(items) > SHOWN_LINES else "")
 
 
+def _unless_cut(label: str, targets: list[Target]) -> Outcome:
+    """A pass, unless a text was cut short (what was not read may hold the offence)."""
+    cut = [p.name for _, parts in targets for p in parts if not p.complete]
+    if cut:
+        return Outcome(label, False, f"only the beginning of {', '.join(cut)} was kept")
+    return Outcome(label, True, _files_note(targets))
+
+
 def _files_note(targets: list[Target]) -> str:
     return f"{len(targets)} files" if len(targets) > 1 else ""
 
 
+_GLOB_TOKENS = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+
+
 def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
+    pieces = re.split(r"(\*\*/|\*\*|\*|\?)", pattern)
+    return re.compile("".join(_GLOB_TOKENS.get(p) or re.escape(p) for p in pieces))
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,12 @@ class Runner:
     def _render(self, plan: model.Plan) -> model.Plan:
         """The plan with every ``${...}`` filled in (addresses first: others refer to them)."""
         s = self.state
-        context = {"run.id": s.id, "run.dir": s.run_dir, "plan.dir": s.base_dir}
+        context = {
+            "run.id": s.id,
+            "run.dir": s.run_dir,
+            "plan.dir": s.base_dir,
+            "run.python": sys.executable,  # the interpreter running rollguard, for Python tools
+        }
 
         def fill(text: str) -> str:
             return str(templates.render(text, context, env=os.environ))

@@ -367,9 +367,10 @@ def _template_issues(raw: CommentedMap, filename: str) -> list[PlanIssue]:
                 visit(v, [*parts, i])
         elif isinstance(node, str):
             try:
-                names = [r.name for r in templates.references(node)]
                 bad = [
-                    templates.unknown_name_message(n) for n in names if not templates.is_known(n)
+                    templates.unknown_name_message(r.name)
+                    for r in templates.references(node)
+                    if not templates.is_known(r.name, default=r.default)
                 ]
             except templates.TemplateSyntaxError as exc:
                 bad = [str(exc)]

@@ -202,7 +202,8 @@ class CommandCheck(CheckBase):
         description="Globs (relative to `cwd`) of files the command writes; copied into evidence.",
     )
     expect: list[Expect] = Field(
-        default_factory=list, description="Expectations; when empty, exit code 0 is expected."
+        default_factory=list,
+        description="Expectations. Exit code 0 is expected too unless one names `exit_code`.",
     )
 
     @model_validator(mode="after")

@@ -5,6 +5,7 @@ listens, the run's id and folder, an environment variable. The grammar is delibe
 
 - ``${name}`` is replaced by the value of ``name``; ``name`` is one of :data:`TEMPLATE_NAMES`
   or ``env.NAME`` (an environment variable of the controller);
+- ``${env.NAME:-default}`` uses ``default`` when ``NAME`` is not set (environment only);
 - ``$${`` is a literal ``${`` (so a shell snippet can keep its own ``${HOME}``);
 - a ``${`` without its closing ``}`` is an error.
 
@@ -38,6 +39,7 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "run.id",
     "run.dir",
     "plan.dir",
+    "run.python",
 )
 """The fixed names a template may use, besides ``env.NAME``."""
 
@@ -68,6 +70,12 @@ class Reference:
 
     name: str
     offset: int
+    default: str | None = None  # from ``${env.NAME:-default}``
+
+
+def _split_default(body: str) -> tuple[str, str | None]:
+    name, sep, default = body.partition(":-")
+    return name.strip(), (default if sep else None)
 
 
 def references(text: str) -> list[Reference]:
@@ -85,7 +93,8 @@ def references(text: str) -> list[Reference]:
             continue
         if match.group(1) is None:
             raise TemplateSyntaxError(text, match.start())
-        out.append(Reference(match.group(1).strip(), match.start()))
+        name, default = _split_default(match.group(1))
+        out.append(Reference(name, match.start(), default))
     return out
 
 
@@ -98,8 +107,11 @@ def find_names(text: str) -> list[str]:
     return [r.name for r in references(text)]
 
 
-def is_known(name: str) -> bool:
-    """Whether ``name`` may appear in a template (a fixed name or ``env.NAME``)."""
+def is_known(name: str, *, default: str | None = None) -> bool:
+    """Whether ``name`` may appear in a template (a fixed name or ``env.NAME``); only
+    environment references may carry a ``:-default``."""
+    if default is not None and not name.startswith(ENV_PREFIX):
+        return False
     if name.startswith(ENV_PREFIX):
         return _ENV_NAME.fullmatch(name[len(ENV_PREFIX) :]) is not None
     return name in TEMPLATE_NAMES
@@ -138,14 +150,19 @@ def render_text(text: str, context: Mapping[str, str], *, env: Mapping[str, str]
             continue
         if match.group(1) is None:
             raise errors.PermanentError(str(TemplateSyntaxError(text, match.start())))
-        pieces.append(_value(match.group(1).strip(), context, env))
+        name, default = _split_default(match.group(1))
+        pieces.append(_value(name, context, env, default))
     pieces.append(text[last:])
     return "".join(pieces)
 
 
-def _value(name: str, context: Mapping[str, str], env: Mapping[str, str]) -> str:
+def _value(
+    name: str, context: Mapping[str, str], env: Mapping[str, str], default: str | None = None
+) -> str:
     if name.startswith(ENV_PREFIX):
         var = name[len(ENV_PREFIX) :]
+        if var not in env and default is not None:
+            return default
         if var not in env:
             raise errors.PermanentError(
                 f"environment variable {var} is not set (the plan uses ${{{name}}})"

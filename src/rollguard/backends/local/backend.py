@@ -130,6 +130,8 @@ class LocalBackend:
         if stable.external:
             self._ctx.log(f"stable {stable.version}: externally managed, left running")
             return
+        if self._router is not None:
+            await self._router.drain("stable", timeout=self._spec.stop_timeout)
         await processes.stop(
             stable, run_dir=self._ctx.run_dir, timeout=self._spec.stop_timeout, log=self._ctx.log
         )
@@ -139,6 +141,8 @@ class LocalBackend:
         router = await self._ensure_router(weight=0)
         router.set_weight(0)
         self._ctx.log("router: rollback, 0% to the candidate")
+        # Requests already sent to the candidate may finish before it is stopped.
+        await router.drain("candidate", timeout=self._spec.stop_timeout)
         candidate = self._versions.get("candidate")
         if candidate is None:
             candidate = _from_pidfile(self._ctx, role="candidate")

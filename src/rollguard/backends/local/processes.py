@@ -185,8 +185,8 @@ async def _wait_healthy(proc: VersionProcess, *, timeout: float, run_dir: Path) 
         if failure is None:
             return
         last_error = failure
+        popen = _children.get(proc.pid) if proc.pid is not None else None  # before a reap
         if proc.pid is not None and not _process_alive(proc.pid):
-            popen = _children.get(proc.pid)
             code = popen.returncode if popen is not None else None
             how = f"exited with code {code}" if code is not None else "exited"
             raise PermanentError(

@@ -1,33 +1,32 @@
 """The built-in router: an asyncio HTTP/1.1 reverse proxy that splits traffic by weight.
 
-Each request is sent to the candidate with probability ``weight``/100 (drawn from an injected
-``random.Random``, so a seed makes a test deterministic) and to the stable version otherwise.
-The weight is read when a request's head has arrived, so ``set_weight`` applies to the next
-request, also on connections that are already open.
+Each request goes to the candidate with probability ``weight``/100 (drawn from an injected
+``random.Random``: a seed makes tests deterministic), else to stable. The weight is read when
+a request's head has arrived, so ``set_weight`` applies to the next request, also on
+connections already open.
 
-HTTP is parsed and framed by ``h11`` on both sides; the router itself only moves events:
-method, target (path and query), headers and body are forwarded unchanged except for the
-hop-by-hop headers (``Connection`` and the ones it names, ``Keep-Alive``, ``TE``, ``Upgrade``,
-``Transfer-Encoding``...), which describe one connection and are set again for the next one
-(a chunked body is re-chunked). Body pieces are written to the other side as soon as they
-arrive and flushed, so a streaming response reaches the client chunk by chunk.
-``Expect: 100-continue`` is answered by the router itself and not forwarded.
+``h11`` parses and frames HTTP on both sides; the router moves events. Method, target, headers
+and body pass unchanged except the hop-by-hop headers (``Connection`` and those it names,
+``Keep-Alive``, ``TE``, ``Upgrade``, ``Transfer-Encoding``...), which describe one connection
+and are set again for the next (a chunked body is re-chunked). Each body piece is written and
+flushed as it arrives, so a streaming response reaches the client chunk by chunk.
+``Expect: 100-continue`` is answered by the router and not forwarded.
 
 Connections: keep-alive on both sides, ``TCP_NODELAY`` on every socket (a head and a body
-written separately would otherwise wait for a delayed ACK, ~40 ms per request), and a small
-pool of idle upstream connections per version. An idle connection the upstream closed is
-detected when taken from the pool; a reused connection that fails before any response byte
-is retried once on a fresh connection when the request body (up to 64 KiB) can be replayed.
+written separately would otherwise wait for a delayed ACK, ~40 ms a request), and a small pool
+of idle upstream connections per version. A pooled connection the upstream closed is dropped
+when taken; one that fails before the response head is retried once on a fresh connection
+when the request body read so far (up to 64 KiB) can be replayed.
 
-Failures: an upstream that cannot be connected to, or that sends no response head within
-``response_timeout``, gets the client a ``502`` and is counted as an ``error`` of its version.
-An upstream that breaks after the head was forwarded closes the client connection (the only
-way left to tell it) and is counted as an ``error`` too.
+Failures: an upstream that cannot be connected to, or sends no response head within
+``response_timeout``, gets the client a ``502`` and counts as an ``error`` of its version. An
+upstream that breaks after the head was forwarded closes the client connection (the only way
+left to tell) and counts as an ``error`` too.
 
-Stats (:class:`RouterStats`): one record per finished request, with **latency = time to
-response headers**, measured from the moment the router has the whole request head to the
-moment the upstream's response head has arrived (this includes connecting upstream and
-forwarding the request body, but not streaming the response body).
+Stats (:class:`~rollguard.backends.local.stats.RouterStats`): one record per finished
+request, with **latency = time to response headers**: from the router having the whole
+request head to the upstream's response head arriving (connect and request body included,
+response body streaming not).
 """
 
 from __future__ import annotations
@@ -44,20 +43,11 @@ import h11
 
 from rollguard.backends.local import stats as stats_mod
 
+# ``expect`` is not hop-by-hop, but the router answers ``100-continue`` itself.
 _HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"expect",
-    }
-)  # ``expect`` is not hop-by-hop, but the router answers ``100-continue`` itself
+    b"connection keep-alive proxy-authenticate proxy-authorization proxy-connection te "
+    b"trailer transfer-encoding upgrade expect".split()
+)
 _READ_SIZE = 65536
 _REPLAY_LIMIT = 64 * 1024
 _DISCARD_LIMIT = 4 * 1024 * 1024
@@ -71,6 +61,10 @@ class _UpstreamError(Exception):
     """The upstream could not be reached, or broke the exchange."""
 
 
+class _UpstreamTimeout(_UpstreamError):
+    """No response head in time: not retried, the upstream got the request."""
+
+
 def _set_nodelay(writer: asyncio.StreamWriter) -> None:
     sock = writer.get_extra_info("socket")
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -78,10 +72,8 @@ def _set_nodelay(writer: asyncio.StreamWriter) -> None:
 
 
 def forwarded_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Headers minus the hop-by-hop ones (and those named in ``Connection``), case kept.
-
-    A chunked body stays chunked on the next hop, so ``Transfer-Encoding: chunked`` is set
-    again (h11 re-frames the body).
+    """Headers minus hop-by-hop ones (and those ``Connection`` names); a chunked body stays
+    chunked on the next hop (h11 re-frames it).
 
     >>> forwarded_headers([(b"X-A", b"1"), (b"Connection", b"x-a, close")])
     []
@@ -123,32 +115,10 @@ class _UpstreamConnection:
         self.reused = False
 
     def send(self, event: h11.Request | h11.Data | h11.EndOfMessage) -> None:
-        data = self.h11.send(event)
-        if data:
-            self.writer.write(data)
-
-    async def drain(self) -> None:
-        try:
-            await self.writer.drain()
-        except OSError as exc:
-            raise _UpstreamError(f"write failed: {exc}") from exc
+        self.writer.write(self.h11.send(event) or b"")
 
     async def next_event(self) -> object:
-        while True:
-            try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise _UpstreamError(f"bad response: {exc}") from exc
-            if event is not h11.NEED_DATA:
-                return event
-            try:
-                data = await self.reader.read(_READ_SIZE)
-            except OSError as exc:
-                raise _UpstreamError(f"read failed: {exc}") from exc
-            self.h11.receive_data(data)
-
-    def close(self) -> None:
-        self.writer.close()
+        return await _next_event(self.h11, self.reader, _UpstreamError)
 
 
 class _Upstream:
@@ -165,11 +135,10 @@ class _Upstream:
         while self._idle:
             conn = self._idle.pop()
             # The upstream may have closed an idle connection (its keep-alive timeout).
-            if conn.reader.at_eof() or conn.writer.is_closing():
-                conn.close()
-                continue
-            conn.reused = True
-            return conn
+            if not (conn.reader.at_eof() or conn.writer.is_closing()):
+                conn.reused = True
+                return conn
+            conn.writer.close()
         try:
             async with asyncio.timeout(self._connect_timeout):
                 reader, writer = await asyncio.open_connection(self.host, self.port)
@@ -186,7 +155,7 @@ class _Upstream:
             if len(self._idle) < self._pool_size:
                 self._idle.append(conn)
                 return
-        conn.close()
+        conn.writer.close()
 
     async def exchange(
         self, head: h11.Request, body: _ClientBody, *, timeout: float
@@ -200,30 +169,30 @@ class _Upstream:
                     conn.send(h11.Data(data=piece))
                 while not body.done:
                     conn.send(await body.next_event())
-                    await conn.drain()
-                if body.done and conn.h11.our_state is h11.SEND_BODY:
-                    conn.send(h11.EndOfMessage())
-                await conn.drain()
+                    await _drain(conn.writer, _UpstreamError)
+                if conn.h11.our_state is h11.SEND_BODY:
+                    conn.send(h11.EndOfMessage())  # the replay of a complete body
+                await _drain(conn.writer, _UpstreamError)
                 try:
                     async with asyncio.timeout(timeout):
                         return conn, await _response_head(conn)
                 except TimeoutError:
-                    conn.close()
-                    raise _UpstreamError(f"no response within {timeout:g}s") from None
-            except _UpstreamError:
-                conn.close()
-                if attempt == 0 and conn.reused and body.replayable:
+                    raise _UpstreamTimeout(f"no response within {timeout:g}s") from None
+            except _UpstreamError as exc:
+                conn.writer.close()
+                retry = not isinstance(exc, _UpstreamTimeout) and body.replayable
+                if attempt == 0 and conn.reused and retry:
                     continue
                 raise
             except BaseException:
-                conn.close()
+                conn.writer.close()
                 raise
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
-            conn.close()
+            conn.writer.close()
             with contextlib.suppress(OSError):
                 await conn.writer.wait_closed()
 
@@ -249,7 +218,7 @@ class _ClientBody:
         self.done = False
 
     async def next_event(self) -> h11.Data | h11.EndOfMessage:
-        event = await _client_event(self._conn, self._reader)
+        event = await _next_event(self._conn, self._reader, _ClientGone)
         if isinstance(event, h11.Data):
             if self.replayable:
                 self.kept.append(bytes(event.data))
@@ -267,39 +236,46 @@ class _ClientBody:
         size = 0
         while not self.done and size <= limit:
             event = await self.next_event()
-            if isinstance(event, h11.Data):
-                size += len(event.data)
+            size += len(event.data) if isinstance(event, h11.Data) else 0
 
 
-async def _client_event(conn: h11.Connection, reader: asyncio.StreamReader) -> object:
+async def _next_event(
+    conn: h11.Connection, reader: asyncio.StreamReader, error: type[Exception]
+) -> object:
+    """The next h11 event, reading from the socket as needed; I/O and protocol errors raise
+    ``error`` so that a client failure and an upstream failure are told apart."""
     while True:
         try:
             event = conn.next_event()
         except h11.RemoteProtocolError as exc:
-            raise _ClientGone(str(exc)) from exc
+            raise error(f"protocol error: {exc}") from exc
         if event is not h11.NEED_DATA:
             return event
         try:
-            data = await reader.read(_READ_SIZE)
+            conn.receive_data(await reader.read(_READ_SIZE))
         except OSError as exc:
-            raise _ClientGone(str(exc)) from exc
-        conn.receive_data(data)
+            raise error(f"read failed: {exc}") from exc
+
+
+async def _drain(writer: asyncio.StreamWriter, error: type[Exception]) -> None:
+    try:
+        await writer.drain()
+    except OSError as exc:
+        raise error(f"write failed: {exc}") from exc
 
 
 async def _answer_502(conn: h11.Connection, writer: asyncio.StreamWriter, message: str) -> None:
     if conn.our_state is not h11.SEND_RESPONSE:
         return
     body = (message + "\n").encode()
-    headers = [
-        (b"Content-Type", b"text/plain; charset=utf-8"),
-        (b"Content-Length", str(len(body)).encode()),
-    ]
+    headers = [(b"Content-Type", b"text/plain; charset=utf-8")]
+    headers.append((b"Content-Length", str(len(body)).encode()))
     if conn.their_state is not h11.DONE:
-        # The request body was not read to its end: this connection cannot carry another request.
+        # The request body was not read to its end: the connection cannot carry another one.
         headers.append((b"Connection", b"close"))
-    writer.write(conn.send(h11.Response(status_code=502, headers=headers)))
-    writer.write(conn.send(h11.Data(data=body)))
-    writer.write(conn.send(h11.EndOfMessage()))
+    writer.write(conn.send(h11.Response(status_code=502, headers=headers)) or b"")
+    writer.write(conn.send(h11.Data(data=body)) or b"")
+    writer.write(conn.send(h11.EndOfMessage()) or b"")
     await writer.drain()
 
 
@@ -312,7 +288,6 @@ class Router:
                         candidate_url="http://127.0.0.1:3020", rng=random.Random(7))
         await router.start()
         router.set_weight(5)  # each next request has a 5% chance to reach the candidate
-        router.stats.window("candidate", since=t0, until=t1).requests
         await router.stop()
     """
 
@@ -344,6 +319,7 @@ class Router:
         }
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
+        self._in_flight = {"stable": 0, "candidate": 0}
 
     @property
     def weight(self) -> int:
@@ -373,6 +349,19 @@ class Router:
         """``http://host:port`` of the router."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self.port}"
+
+    async def drain(self, version: str, *, timeout: float) -> bool:
+        """Wait until no request is in flight to ``version``; False after ``timeout``.
+
+        After a weight change, this lets requests already sent to a version finish before
+        that version is stopped.
+        """
+        deadline = time.monotonic() + timeout
+        while self._in_flight[version]:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
     async def start(self) -> None:
         """Listen for clients (idempotent)."""
@@ -415,7 +404,7 @@ class Router:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)
         while True:
-            event = await _client_event(conn, reader)
+            event = await _next_event(conn, reader, _ClientGone)
             if not isinstance(event, h11.Request):
                 return  # ConnectionClosed: the client is done with this connection
             await self._proxy(conn, reader, writer, event)
@@ -434,26 +423,30 @@ class Router:
         version = "candidate" if self._rng.random() * 100 < self._weight else "stable"
         upstream = self._upstreams[version]
         if conn.they_are_waiting_for_100_continue:
-            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
         headers = forwarded_headers(request.headers.raw_items())
         if not any(name.lower() == b"host" for name, _ in headers):
             headers.append((b"Host", upstream.netloc.encode()))  # HTTP/1.0 clients
         head = h11.Request(method=request.method, target=request.target, headers=headers)
         body = _ClientBody(conn, reader)
+        self._in_flight[version] += 1
         try:
-            up, response = await upstream.exchange(head, body, timeout=self._response_timeout)
-        except _UpstreamError as exc:
-            self._stats.record(version, status=None, latency=time.perf_counter() - started)
-            await body.discard(limit=_DISCARD_LIMIT)  # so the client reads the 502, not a reset
-            await _answer_502(conn, writer, f"{version} upstream unavailable: {exc}")
-            return
-        latency = time.perf_counter() - started
-        status: int | None = response.status_code
-        try:
-            status = await _forward_response(conn, writer, up, response)
+            try:
+                up, response = await upstream.exchange(head, body, timeout=self._response_timeout)
+            except _UpstreamError as exc:
+                self._stats.record(version, status=None, latency=time.perf_counter() - started)
+                await body.discard(limit=_DISCARD_LIMIT)  # the client then reads the 502
+                await _answer_502(conn, writer, f"{version} upstream unavailable: {exc}")
+                return
+            latency = time.perf_counter() - started
+            status: int | None = response.status_code
+            try:
+                status = await _forward_response(conn, writer, up, response)
+            finally:
+                upstream.release(up)
+                self._stats.record(version, status=status, latency=latency)
         finally:
-            upstream.release(up)
-            self._stats.record(version, status=status, latency=latency)
+            self._in_flight[version] -= 1
 
 
 async def _forward_response(
@@ -464,7 +457,7 @@ async def _forward_response(
 ) -> int | None:
     """Send the response head, then each body piece as it arrives; None if upstream broke."""
     headers = forwarded_headers(response.headers.raw_items())
-    writer.write(conn.send(h11.Response(status_code=response.status_code, headers=headers)))
+    writer.write(conn.send(h11.Response(status_code=response.status_code, headers=headers)) or b"")
     await writer.drain()
     while True:
         try:
@@ -472,10 +465,10 @@ async def _forward_response(
         except _UpstreamError:
             return None  # too late for a 502: closing the client connection shows the cut
         if isinstance(event, h11.Data):
-            writer.write(conn.send(h11.Data(data=event.data)))
+            writer.write(conn.send(h11.Data(data=event.data)) or b"")
             await writer.drain()
         elif isinstance(event, h11.EndOfMessage):
-            writer.write(conn.send(h11.EndOfMessage()))
+            writer.write(conn.send(h11.EndOfMessage()) or b"")
             await writer.drain()
             return response.status_code
         else:

@@ -1,0 +1,132 @@
+"""``rollguard demo``: a real local rollout of the example chat service, end to end.
+
+It runs ``examples/chat/rollout.yaml`` (the seed runbook as a plan) with the local backend:
+the stable and candidate builds start as real processes behind the built-in router, a traffic
+generator sends steady load through the router, and the rollout moves the candidate through
+its canary steps, judging real metrics. ``--fault`` starts the candidate with a fault switch
+on, so the rollout rolls back on its own. Every process it started is stopped at the end,
+also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rollguard.cli.main import AutoApprove, OutputOpt, StoreOpt, app, drive
+from rollguard.cli.output import Output, console, errors_to_exit
+from rollguard.engine.service import Service
+from rollguard.errors import RollguardError
+from rollguard.plan.loader import load_plan
+
+FAULTS = {
+    # fault -> candidate environment (read by the plan's ${env.CANDIDATE_FAULT_*:-...})
+    "5xx": {"CANDIDATE_FAULT_5XX": "0.2", "CANDIDATE_FAULT_AFTER": "12"},
+    "latency": {"CANDIDATE_FAULT_LATENCY": "0.15", "CANDIDATE_FAULT_AFTER": "12"},
+    "writes": {"CANDIDATE_FAULT_DROP_WRITES": "1"},
+}
+PORTS = {"CHAT_STABLE_PORT": 3010, "CHAT_CANDIDATE_PORT": 3011, "CHAT_ROUTER_PORT": 3080}
+
+
+def find_example(start: Path | None = None) -> Path:
+    """``examples/chat/rollout.yaml`` from the current folder upwards, or beside the source."""
+    here = (start or Path.cwd()).resolve()
+    roots = [here, *here.parents, Path(__file__).resolve().parents[3]]
+    for root in roots:
+        candidate = root / "examples" / "chat" / "rollout.yaml"
+        if candidate.is_file():
+            return candidate
+    raise RollguardError(
+        "cannot find examples/chat/rollout.yaml: run the demo from a rollguard checkout"
+    )
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_environment(fault: str | None) -> dict[str, str]:
+    """Ports (the runbook's when free, others when not) and the candidate's fault switches."""
+    env: dict[str, str] = {}
+    for name, default in PORTS.items():
+        if name in os.environ:
+            continue
+        env[name] = str(default if _port_free(default) else _free_port())
+    env.update(FAULTS.get(fault or "", {}))
+    return env
+
+
+@app.command()
+def demo(
+    fault: Annotated[
+        str | None,
+        typer.Option(help="Start the candidate with a fault: 5xx, latency or writes."),
+    ] = None,
+    rate: Annotated[float, typer.Option(help="Requests per second of background traffic.")] = 60.0,
+    store: StoreOpt = None,
+    output: OutputOpt = Output.text,
+    auto_approve: AutoApprove = True,
+) -> None:
+    """Run the example chat rollout for real on this machine (about a minute).
+
+    Exit code 0 when the candidate is promoted, 3 when it was rolled back."""
+    with errors_to_exit(output):
+        if fault is not None and fault not in FAULTS:
+            raise typer.BadParameter(f"expected one of {', '.join(FAULTS)}", param_hint="--fault")
+        plan_path = find_example()
+        os.environ.update(demo_environment(fault))
+        loaded = load_plan(plan_path)
+        svc = Service(store)
+        rollout_id = svc.create(loaded)
+        router = f"http://127.0.0.1:{os.environ['CHAT_ROUTER_PORT']}"
+        if output == Output.text:
+            console.print(
+                f"demo: rolling out chat {loaded.plan.stable.version} -> "
+                f"{loaded.plan.candidate.version}"
+                + (f" with fault {fault!r} in the candidate" if fault else "")
+                + f"; traffic {rate:g} req/s through {router}; rollout {rollout_id}"
+            )
+        traffic = subprocess.Popen(
+            [sys.executable, str(plan_path.parent / "traffic.py"), "--url", router,
+             "--rate", str(rate)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            code = drive(svc, rollout_id, output=output, auto_approve=auto_approve,
+                         stop_on_exit=True, plan=loaded.plan)
+        finally:
+            _stop(traffic)
+            svc.close()
+    raise typer.Exit(code)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
