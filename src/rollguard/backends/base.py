@@ -8,6 +8,7 @@ again. The engine never knows which backend it drives.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ class VersionTraffic:
         if not self.latencies:
             return None
         ordered = sorted(self.latencies)
-        rank = max(0, min(len(ordered) - 1, round(q / 100.0 * len(ordered) + 0.5) - 1))
+        rank = max(0, min(len(ordered) - 1, math.ceil(q / 100.0 * len(ordered)) - 1))  # nearest rank
         return ordered[rank]
 
 

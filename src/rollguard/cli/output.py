@@ -16,7 +16,7 @@ from rich.console import Console
 from rollguard.engine.phases import ExitCode
 from rollguard.errors import GateRefused, PlanError, RollguardError, StoreError
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
 
