@@ -50,6 +50,7 @@ def find_example(start: Path | None = None) -> Path:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is free
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

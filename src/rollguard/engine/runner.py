@@ -326,7 +326,10 @@ class Runner:
         timeout = max(1.0, min(30.0, self.plan.analysis.interval))
         try:
             return await asyncio.wait_for(
-                measure(spec, version=version, since=since, until=until, traffic=traffic),
+                measure(
+                    spec, version=version, since=since, until=until, traffic=traffic,
+                    labels={"role": version, "version": getattr(self.plan, version).version},
+                ),
                 timeout=timeout,
             )
         except TimeoutError:

@@ -19,8 +19,13 @@ async def measure(
     since: float,
     until: float,
     traffic: TrafficStats | None,
+    labels: dict[str, str] | None = None,
 ) -> Measurement:
-    """Measure ``spec`` for ``version`` over [since, until] with the provider of its kind."""
+    """Measure ``spec`` for ``version`` over [since, until] with the provider of its kind.
+
+    ``labels`` describe the version for providers that query by label: ``role`` (``stable``
+    or ``candidate``) and ``version`` (the plan's version label, e.g. ``go``).
+    """
     factory = providers.get(spec.kind)
     if spec.kind == "builtin":
         if traffic is None:
