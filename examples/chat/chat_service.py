@@ -194,6 +194,9 @@ class ChatApp:
                 time.sleep(self.faults.latency_s)
         if faulty and self.faults.error_ratio > 0:
             if self._random.random() < self.faults.error_ratio:
+                # Logged like a real service logs its 500s: the time of each faulty response
+                # is evidence (tests measure how soon after the first one a rollback starts).
+                log(self.version, "ERROR", "http", f"500 {method} {path}: injected fault")
                 return 500, {"error": "injected fault (CHAT_FAULT_5XX)"}
         limit = _limit(query)
         if route == "/threads":

@@ -23,41 +23,51 @@ class UnknownKind(LookupError):
     """No plugin of that kind is installed; the message lists the installed ones."""
 
 
+class PluginLoadError(LookupError):
+    """A plugin's entry point is installed but cannot be imported."""
+
+
 class Registry(Generic[T]):
-    """Plugins of one group, keyed by the ``kind:`` string a plan uses."""
+    """Plugins of one group, keyed by the ``kind:`` string a plan uses.
+
+    Entry points are loaded one at a time, when their kind is first asked for: a broken
+    third-party plugin fails only the plans that use it.
+    """
 
     def __init__(self, group: str) -> None:
         self.group = group
         self._items: dict[str, T] = {}
-        self._loaded = False
 
     def register(self, kind: str, plugin: T) -> None:
         """Add (or replace) the plugin for ``kind``."""
         self._items[kind] = plugin
 
-    def _load_entry_points(self) -> None:
-        if self._loaded:
-            return
-        for ep in metadata.entry_points(group=self.group):
-            if ep.name not in self._items:  # registered in code wins; no need to import it
-                self._items[ep.name] = ep.load()
-        self._loaded = True
+    def _entry_points(self) -> dict[str, metadata.EntryPoint]:
+        return {ep.name: ep for ep in metadata.entry_points(group=self.group)}
 
     def get(self, kind: str) -> T:
         """The plugin for ``kind``; :class:`UnknownKind` names the installed ones."""
-        self._load_entry_points()
-        try:
+        if kind in self._items:
             return self._items[kind]
-        except KeyError:
+        ep = self._entry_points().get(kind)
+        if ep is None:
             raise UnknownKind(
                 f"unknown {self.group.removeprefix('rollguard.')} kind {kind!r} "
                 f"(installed: {', '.join(self.kinds())})"
-            ) from None
+            )
+        try:
+            plugin: T = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is reported
+            raise PluginLoadError(
+                f"{self.group} plugin {kind!r} ({ep.value}) cannot be loaded: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        self._items[kind] = plugin
+        return plugin
 
     def kinds(self) -> list[str]:
         """Installed kinds, sorted."""
-        self._load_entry_points()
-        return sorted(self._items)
+        return sorted(set(self._items) | set(self._entry_points()))
 
 
-__all__ = ["Registry", "UnknownKind"]
+__all__ = ["PluginLoadError", "Registry", "UnknownKind"]

@@ -25,6 +25,10 @@ async def measure(
 
     ``labels`` describe the version for providers that query by label: ``role`` (``stable``
     or ``candidate``) and ``version`` (the plan's version label, e.g. ``go``).
+
+    How providers are built: ``builtin`` gets the router's ``traffic``; every other kind is
+    built with the keyword ``labels`` (the values of its ``{{name}}`` templates; ``role``
+    defaults to ``version``), so one provider instance serves one version's measurement.
     """
     factory = providers.get(spec.kind)
     if spec.kind == "builtin":
@@ -32,6 +36,6 @@ async def measure(
             return Measurement(None, 0, error="built-in metrics need a backend with a router")
         provider = factory(traffic)
     else:
-        provider = factory()
+        provider = factory(labels={"role": version, **(labels or {})})
     result: Measurement = await provider.measure(spec, version=version, since=since, until=until)
     return result

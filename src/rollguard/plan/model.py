@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from rollguard.durations import parse_duration, parse_percent
 
@@ -239,7 +246,270 @@ class HttpCheck(CheckBase):
         return data
 
 
-Check = Annotated[CommandCheck | HttpCheck, Field(discriminator="kind")]
+class QueryCheck(CheckBase):
+    """Query persisted data (SQL through SQLAlchemy, or MongoDB); pass when the result holds.
+
+    SQL: the first column of the first row is the result (`equals`, `min`, `max`), or every
+    row when `rows` is given. MongoDB: `count_documents(filter)` is the result, or the
+    documents found (with `projection`) when `rows` is given.
+    """
+
+    kind: Literal["query"] = Field(description="Check kind: `query`.")
+    url: str = Field(
+        description="Database URL: a SQLAlchemy URL (`sqlite:////data/chat.db`, "
+        "`postgresql+psycopg://user@host:5432/db`) or `mongodb://host:27017/db`. "
+        "Passwords in it are never written to evidence or logs."
+    )
+    sql: str | None = Field(default=None, description="SQL query to run (SQL URLs only).")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Bound parameters of `sql` (`:name` in the query)."
+    )
+    database: str | None = Field(
+        default=None, description="MongoDB database; default: the database named in `url`."
+    )
+    collection: str | None = Field(default=None, description="MongoDB collection to query.")
+    filter: dict[str, Any] = Field(
+        default_factory=dict, description="MongoDB filter document, e.g. `{thread_id: 7}`."
+    )
+    projection: dict[str, Any] | None = Field(
+        default=None, description="MongoDB projection of the documents compared with `rows`."
+    )
+    equals: Any = Field(default=None, description="The result must equal this.")
+    min: float | None = Field(default=None, description="The result must be a number >= this.")
+    max: float | None = Field(default=None, description="The result must be a number <= this.")
+    rows: list[Any] | None = Field(
+        default=None,
+        description="Expected rows, in order: lists of column values (SQL) or documents "
+        "(MongoDB, compared after `projection`; `_id` is left out unless projected).",
+    )
+    limit: int = Field(
+        default=1000, ge=1, description="Rows or documents read at most (kept in evidence)."
+    )
+
+    @model_validator(mode="after")
+    def _one_language(self) -> QueryCheck:
+        mongo = self.url.startswith(("mongodb://", "mongodb+srv://"))
+        if mongo and self.sql is not None:
+            raise ValueError("`sql` needs a SQL URL; a mongodb:// URL takes `collection`")
+        if mongo and self.collection is None:
+            raise ValueError("a mongodb:// URL needs `collection`")
+        if not mongo and "${" not in self.url and self.sql is None:
+            raise ValueError("a SQL URL needs `sql`")
+        if not mongo and self.collection is not None:
+            raise ValueError("`collection` needs a mongodb:// URL")
+        if all(getattr(self, n) is None for n in ("equals", "min", "max", "rows")):
+            raise ValueError("a query check needs an expectation: equals, min, max or rows")
+        if self.rows is not None and any(
+            getattr(self, n) is not None for n in ("equals", "min", "max")
+        ):
+            raise ValueError("`rows` compares every row; it does not go with equals/min/max")
+        return self
+
+
+class BenchRequest(Model):
+    """One request template of the built-in load generator.
+
+    Strings may hold `{{seq}}` (a counter over the whole run), `{{worker}}` (the worker's
+    number) and `{{NAME}}` for a value captured from an earlier response of the same worker.
+    """
+
+    method: str = Field(default="GET", description="HTTP method.")
+    path: str = Field(default="/", description="Path joined to the check's `url`.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
+    json_body: Any = Field(
+        default=None, alias="json", description="JSON body (sets Content-Type)."
+    )
+    weight: int = Field(
+        default=1, ge=1, description="Share of the requests (`pick: weighted`) or repeats in turn."
+    )
+    once: bool = Field(
+        default=False,
+        description="Sent once by each worker before the others (e.g. create a thread).",
+    )
+    capture: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values to keep from the JSON response: name -> dotted path, e.g. "
+        "`{thread: id}`; later requests of the worker use them as `{{thread}}`.",
+    )
+    status: list[int] | None = Field(
+        default=None, description="Statuses counted as success; default any 2xx or 3xx."
+    )
+
+
+class BenchTarget(Model):
+    """A bound on one bench result."""
+
+    max: Annotated[float, BeforeValidator(_percent)] | None = Field(
+        default=None, description="The value must be <= this (`1%` is 0.01)."
+    )
+    min: Annotated[float, BeforeValidator(_percent)] | None = Field(
+        default=None, description="The value must be >= this."
+    )
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> BenchTarget:
+        if self.max is None and self.min is None:
+            raise ValueError("a target needs `max` or `min`")
+        return self
+
+
+BENCH_RESULTS = (
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "mean_ms",
+    "max_ms",
+    "rps",
+    "error_ratio",
+    "requests",
+    "errors",
+)
+"""The results a bench reports; targets and parsers name these (`p95` means `p95_ms`)."""
+
+
+def bench_result_name(name: str) -> str:
+    """The canonical result name: ``p95`` -> ``p95_ms``; unknown names are returned as is."""
+    return f"{name}_ms" if f"{name}_ms" in BENCH_RESULTS else name
+
+
+class BenchCheck(CheckBase):
+    """Run a benchmark and compare its results (p50/p95/p99, rps, error ratio) to targets.
+
+    Either the built-in HTTP load generator (`url` + `requests`) or a `command`/`shell` whose
+    output is parsed (`parser`, `regex` or `paths`).
+    """
+
+    kind: Literal["bench"] = Field(description="Check kind: `bench`.")
+    targets: dict[str, BenchTarget] = Field(
+        description="Bounds per result: `p50_ms`, `p90_ms`, `p95_ms`, `p99_ms`, `mean_ms`, "
+        "`max_ms`, `rps`, `error_ratio`, `requests`, `errors`; e.g. `{p95_ms: {max: 50}}`."
+    )
+    url: str | None = Field(
+        default=None, description="Built-in generator: base URL, e.g. `${candidate.url}`."
+    )
+    requests: list[BenchRequest] = Field(
+        default_factory=list,
+        description="Built-in generator: request templates; default one `GET /`.",
+    )
+    pick: Literal["round_robin", "weighted"] = Field(
+        default="round_robin",
+        description="How each worker picks the next template: in turn (each `weight` times) "
+        "or at random by `weight` (seeded by `seed`).",
+    )
+    duration: Duration | None = Field(
+        default=None, description="Built-in generator: how long to send requests."
+    )
+    count: int | None = Field(
+        default=None, ge=1, description="Built-in generator: how many requests to send."
+    )
+    concurrency: int = Field(
+        default=4, ge=1, description="Built-in generator: requests in flight at most."
+    )
+    rate: float | None = Field(
+        default=None,
+        gt=0,
+        description="Built-in generator: requests per second, sent on a fixed schedule "
+        "(open loop; latency counts from the scheduled time). Default: as fast as answered.",
+    )
+    request_timeout: Duration = Field(
+        default=10.0, description="Built-in generator: timeout of one request (an error)."
+    )
+    seed: int = Field(default=0, description="Seed of the weighted pick.")
+    command: list[str] | None = Field(
+        default=None, description="Bench command argv. One of `url`, `command`, `shell`."
+    )
+    shell: str | None = Field(default=None, description="Bench command line (`/bin/sh -c`).")
+    env: dict[str, str] = Field(default_factory=dict, description="Environment added.")
+    cwd: str | None = Field(default=None, description="Working directory, relative to the plan.")
+    output_file: str | None = Field(
+        default=None,
+        description="File the command writes its results to (relative to `cwd`), e.g. k6's "
+        "`--summary-export`; default: its stdout.",
+    )
+    parser: Literal["k6", "wrk", "hey"] | None = Field(
+        default=None,
+        description="Ready-made parser: `k6` (`--summary-export` JSON), `wrk` (text, with "
+        "`--latency` for percentiles) or `hey` (text summary).",
+    )
+    regex: str | None = Field(
+        default=None,
+        description="Regular expression with named groups (`p50`, `p95`, `p99`, `rps`, "
+        "`error_ratio`, ... latencies in ms) searched in the output.",
+    )
+    paths: dict[str, str] = Field(
+        default_factory=dict,
+        description="Results read from the JSON output: result name -> dotted path, e.g. "
+        "`{p95_ms: summary.p95}`.",
+    )
+    exit_codes: list[int] = Field(
+        default_factory=lambda: [0], description="Exit codes of a finished bench command."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BenchCheck:
+        given = [n for n in ("url", "command", "shell") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `url` (built-in generator), `command`, `shell`")
+        if self.url is not None:
+            if (self.duration is None) == (self.count is None):
+                raise ValueError("the built-in generator needs exactly one of duration, count")
+        else:
+            ways = [self.parser, self.regex, self.paths or None]
+            if sum(w is not None for w in ways) != 1:
+                raise ValueError("a bench command needs exactly one of parser, regex, paths")
+        if not self.targets:
+            raise ValueError("`targets` names at least one bound, e.g. {p95_ms: {max: 50}}")
+        names = [*self.targets, *self.paths]
+        unknown = [n for n in names if bench_result_name(n) not in BENCH_RESULTS]
+        if unknown:
+            raise ValueError(
+                f"unknown bench result {unknown[0]!r} (known: {', '.join(BENCH_RESULTS)})"
+            )
+        return self
+
+
+class ImageCheck(CheckBase):
+    """Ask an OCI/Docker registry (HTTP API v2) whether an image tag exists; record its digest."""
+
+    kind: Literal["image"] = Field(description="Check kind: `image`.")
+    image: str | None = Field(
+        default=None,
+        description="Image reference, e.g. `127.0.0.1:5000/chat:go-3f9c2e1` or "
+        "`registry.example.com/team/chat@sha256:...`. Or give `registry` + `repository` + `tag`.",
+    )
+    registry: str | None = Field(default=None, description="Registry `host[:port]`.")
+    repository: str | None = Field(default=None, description="Repository, e.g. `team/chat`.")
+    tag: str | None = Field(default=None, description="Tag (or `sha256:` digest) to look up.")
+    digest: str | None = Field(
+        default=None, description="When set, the tag must point to this digest (`sha256:...`)."
+    )
+    insecure: bool = Field(default=False, description="Use plain HTTP instead of HTTPS.")
+    username: str | None = Field(
+        default=None, description="User for basic or token auth, e.g. `${env.REGISTRY_USER}`."
+    )
+    password: str | None = Field(
+        default=None,
+        description="Password or access token, e.g. `${env.REGISTRY_PASSWORD}`; never written "
+        "to evidence.",
+    )
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> ImageCheck:
+        parts = [self.registry, self.repository, self.tag]
+        if self.image is not None and any(p is not None for p in parts):
+            raise ValueError("give `image`, or `registry` + `repository` + `tag`, not both")
+        if self.image is None and any(p is None for p in parts):
+            raise ValueError("give `image`, or all of `registry`, `repository`, `tag`")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("`username` and `password` go together")
+        return self
+
+
+AnyCheck = CommandCheck | HttpCheck | QueryCheck | BenchCheck | ImageCheck
+"""Every check model (the members of :data:`Check`)."""
+
+Check = Annotated[AnyCheck, Field(discriminator="kind")]
 """A check of any installed kind, chosen by its `kind:` field."""
 
 
@@ -259,7 +529,220 @@ class BuiltinMetric(Model):
     )
 
 
-MetricSpec = BuiltinMetric
+_LABEL_TEMPLATES = (
+    "`{{version}}` (the version label, e.g. `go`), `{{role}}` (`stable` or `candidate`) and "
+    "`{{window}}` (the window as a Prometheus duration, e.g. `30s`)"
+)
+
+
+class PrometheusBasicAuth(Model):
+    """HTTP basic credentials for a Prometheus server."""
+
+    username: str = Field(description="User name, e.g. `${env.PROM_USER}`.")
+    password: str = Field(description="Password, e.g. `${env.PROM_PASSWORD}`.")
+
+
+class PrometheusTls(Model):
+    """TLS settings for an `https://` Prometheus URL."""
+
+    ca_file: str | None = Field(
+        default=None, description="PEM file of the CA that signed the server's certificate."
+    )
+    cert_file: str | None = Field(
+        default=None, description="PEM client certificate (mutual TLS); goes with `key_file`."
+    )
+    key_file: str | None = Field(default=None, description="PEM private key of `cert_file`.")
+    insecure_skip_verify: bool = Field(
+        default=False, description="Do not verify the server's certificate (tests only)."
+    )
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> PrometheusTls:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("`key_file` goes with `cert_file`")
+        return self
+
+
+class PrometheusMetric(Model):
+    """A PromQL query per version over the Prometheus HTTP API."""
+
+    kind: Literal["prometheus"] = Field(description="Metric provider: `prometheus`.")
+    url: str = Field(description="Prometheus base URL, e.g. `http://prometheus:9090`.")
+    query: str = Field(
+        description=f"PromQL giving one number. Templates: {_LABEL_TEMPLATES}. "
+        "An empty result is no data (inconclusive), never 0."
+    )
+    mode: Literal["instant", "range"] = Field(
+        default="instant",
+        description="`instant` evaluates at the window's end; `range` evaluates over the "
+        "window every `step` and reduces the points with `reduce`.",
+    )
+    step: Duration | None = Field(
+        default=None, description="Resolution of a range query; default the window / 30, >= 1s."
+    )
+    reduce: Literal["last", "avg", "max", "min", "sum"] = Field(
+        default="last",
+        description="How points become one number: `last`, `avg`, `max`, `min` over a range "
+        "query's points; `sum` adds several series (at each time, then takes the last). "
+        "Several series without `sum` is an error.",
+    )
+    samples_query: str | None = Field(
+        default=None,
+        description="PromQL giving the request count behind the value (for `min_samples`), "
+        "e.g. `sum(increase(http_requests_total{version=\"{{version}}\"}[{{window}}]))`. "
+        "Without it, samples is the number of points (1 for an instant query).",
+    )
+    on_nan: Literal["error", "no_data"] = Field(
+        default="error",
+        description="What a NaN result is: a provider `error`, or `no_data` (0/0 of a quiet "
+        "version, when the query cannot avoid it).",
+    )
+    timeout: Duration = Field(default=5.0, gt=0, description="Timeout of each HTTP request.")
+    retries: int = Field(
+        default=2, ge=0, le=10, description="Retries after a connection error or an HTTP 5xx."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
+    basic: PrometheusBasicAuth | None = Field(default=None, description="HTTP basic auth.")
+    bearer_token: str | None = Field(
+        default=None, description="Sent as `Authorization: Bearer ...`, e.g. `${env.PROM_TOKEN}`."
+    )
+    tls: PrometheusTls | None = Field(default=None, description="TLS settings.")
+    window: Duration | None = Field(
+        default=None, description="Window the value covers; default `analysis.window`."
+    )
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> PrometheusMetric:
+        if self.basic is not None and self.bearer_token is not None:
+            raise ValueError("give either `basic` or `bearer_token`, not both")
+        return self
+
+
+class LogsMetric(Model):
+    """The number of log lines matching a pattern, in files or in a command's output."""
+
+    kind: Literal["logs"] = Field(description="Metric provider: `logs`.")
+    pattern: str = Field(description="Regular expression searched in each line.")
+    files: list[str] = Field(
+        default_factory=list,
+        description="Globs of log files, e.g. `${run.dir}/processes/{{role}}-{{version}}.log`. "
+        f"Templates: {_LABEL_TEMPLATES}. One of `files`, `command`, `shell`.",
+    )
+    command: list[str] | None = Field(
+        default=None, description="Argv whose output (stdout and stderr) is scanned."
+    )
+    shell: str | None = Field(
+        default=None, description="Shell command line whose output is scanned."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Environment variables added for the command."
+    )
+    timestamp_regex: str | None = Field(
+        default=None,
+        description="Finds a line's time (the group `ts`, or the whole match); then only lines "
+        "within the window count. Without it every line of the files counts.",
+    )
+    timestamp_format: str = Field(
+        default="iso8601",
+        description="`iso8601`, `epoch` (seconds) or a `strptime` format; times without a zone "
+        "are UTC.",
+    )
+    timeout: Duration = Field(default=10.0, gt=0, description="Timeout of the command.")
+    window: Duration | None = Field(
+        default=None, description="Window the value covers; default `analysis.window`."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LogsMetric:
+        given = [n for n in ("files", "command", "shell") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `files`, `command` (argv list) or `shell`")
+        return self
+
+    @property
+    def query(self) -> str:
+        """How values read in progress and summaries (a count)."""
+        return "count"
+
+
+class CommandMetric(Model):
+    """A number printed by a command."""
+
+    kind: Literal["command"] = Field(description="Metric provider: `command`.")
+    command: list[str] | None = Field(
+        default=None, description=f"Argv to run. Templates: {_LABEL_TEMPLATES}."
+    )
+    shell: str | None = Field(default=None, description="Shell command line to run.")
+    env: dict[str, str] = Field(default_factory=dict, description="Environment variables added.")
+    cwd: str | None = Field(default=None, description="Working directory.")
+    regex: str | None = Field(
+        default=None,
+        description="Regular expression with a group `value` (and optionally `samples`) "
+        "searched in stdout. Default: the whole stdout is the number.",
+    )
+    path: str | None = Field(
+        default=None, description="Dotted path to the number in stdout parsed as JSON."
+    )
+    samples_path: str | None = Field(
+        default=None, description="Dotted path to the sample count in stdout as JSON; default 1."
+    )
+    timeout: Duration = Field(default=30.0, gt=0, description="Timeout of the command.")
+    window: Duration | None = Field(
+        default=None, description="Window the value covers; default `analysis.window`."
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> CommandMetric:
+        if (self.command is None) == (self.shell is None):
+            raise ValueError("give exactly one of `command` (argv list) or `shell`")
+        if self.command is not None and not self.command:
+            raise ValueError("`command` is an empty list")
+        if self.regex is not None and self.path is not None:
+            raise ValueError("give either `regex` or `path`, not both")
+        return self
+
+    @property
+    def query(self) -> str:
+        """How values read in progress and summaries (a plain number)."""
+        return ""
+
+
+class HttpMetric(Model):
+    """A number at a path of a JSON document served over HTTP."""
+
+    kind: Literal["http"] = Field(description="Metric provider: `http`.")
+    url: str = Field(description=f"URL to GET. Templates: {_LABEL_TEMPLATES}.")
+    path: str = Field(description="Dotted path to the number, e.g. `data.error_ratio`.")
+    samples_path: str | None = Field(
+        default=None, description="Dotted path to the sample count; default 1."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
+    timeout: Duration = Field(default=5.0, gt=0, description="Timeout of the request.")
+    window: Duration | None = Field(
+        default=None, description="Window the value covers; default `analysis.window`."
+    )
+
+    @property
+    def query(self) -> str:
+        """How values read in progress and summaries (a plain number)."""
+        return ""
+
+
+MetricSpec = Annotated[
+    BuiltinMetric | PrometheusMetric | LogsMetric | CommandMetric | HttpMetric,
+    Field(discriminator="kind"),
+]
+"""A metric of any installed provider, chosen by its `kind:` field (default `builtin`)."""
+
+
+def _default_metric_kind(metrics: Any) -> Any:
+    """``kind: builtin`` for a metric written without a kind (the plan format's default)."""
+    if isinstance(metrics, dict):
+        return {
+            name: {"kind": "builtin", **spec} if isinstance(spec, dict) and "kind" not in spec else spec
+            for name, spec in metrics.items()
+        }
+    return metrics
 
 
 # ---------------------------------------------------------------------------- triggers
@@ -442,6 +925,11 @@ class Plan(Model):
         description="Roles and the people who may act for them, e.g. `sre: [bob]`.",
     )
 
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metric_kind_defaults_to_builtin(cls, value: Any) -> Any:
+        return _default_metric_kind(value)
+
     @model_validator(mode="after")
     def _references(self) -> Plan:
         for i, trigger in enumerate(self.triggers):
@@ -459,9 +947,9 @@ class Plan(Model):
             raise ValueError("steps: at least one step is needed")
         return self
 
-    def all_checks(self) -> list[tuple[str, CommandCheck | HttpCheck]]:
+    def all_checks(self) -> list[tuple[str, AnyCheck]]:
         """Every check of the plan with its group name (for validation and listings)."""
-        out: list[tuple[str, CommandCheck | HttpCheck]] = [("preflight", c) for c in self.preflight]
+        out: list[tuple[str, AnyCheck]] = [("preflight", c) for c in self.preflight]
         for i, step in enumerate(self.steps):
             out += [(f"steps[{i}].smoke", c) for c in step.smoke or []]
         out += [("post_validation", c) for c in self.post_validation]

@@ -1,0 +1,87 @@
+"""Helpers for end-to-end tests: real ``rollguard`` processes, real services, real traffic."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rollguard.store.base import Event
+from rollguard.store.sqlite import open_store
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "chat"
+PLAN = EXAMPLE / "rollout.yaml"
+ROLLGUARD = [sys.executable, "-m", "rollguard"]
+
+
+def demo_env(**extra: str) -> dict[str, str]:
+    """The environment for one run: free ports for the example, no inherited faults."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDIDATE_FAULT_")}
+    env.update(
+        CHAT_STABLE_PORT=str(free_port()),
+        CHAT_CANDIDATE_PORT=str(free_port()),
+        CHAT_ROUTER_PORT=str(free_port()),
+        COLUMNS="200",
+    )
+    env.update(extra)
+    return env
+
+
+def router_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env['CHAT_ROUTER_PORT']}"
+
+
+def rollguard(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """Run the CLI to its end."""
+    return subprocess.run(
+        [*ROLLGUARD, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+
+
+def start(args: list[str], *, env: dict[str, str], **kwargs: Any) -> subprocess.Popen[str]:
+    """Start a process in its own process group (so the test can clean up all of it)."""
+    return subprocess.Popen(args, env=env, text=True, start_new_session=True, cwd=ROOT, **kwargs)
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def events(store: Path, rollout_id: str) -> list[Event]:
+    s = open_store(str(store))
+    try:
+        return s.events(s.get(rollout_id).id)
+    finally:
+        s.close()
+
+
+def output_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise AssertionError(f"not JSON: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-3000:]}") from exc
+    return data
+
+
+def assert_log_is_whole(evs: list[Event]) -> None:
+    """Dense sequence numbers; every intent has exactly one result, and no result lacks one."""
+    assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
+    started = [e.data["id"] for e in evs if e.type == "action_started"]
+    finished = [e.data["id"] for e in evs if e.type == "action_finished"]
+    assert len(started) == len(set(started)), "an intent was logged twice"
+    assert sorted(started) == sorted(finished), "an intent without result, or the reverse"
