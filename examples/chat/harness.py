@@ -27,9 +27,19 @@ HERE = Path(__file__).resolve().parent
 def start(version: str, db: Path) -> tuple[subprocess.Popen[str], str]:
     """Start the service on a free port; return the process and its URL."""
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "chat_service.py"), "--port", "0", "--version", version,
-         "--db", str(db)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            str(HERE / "chat_service.py"),
+            "--port",
+            "0",
+            "--version",
+            version,
+            "--db",
+            str(db),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 20

@@ -8,8 +8,12 @@ from rollguard.analysis.assess import evaluate, worst
 from rollguard.plan.model import BuiltinMetric, Trigger
 
 FIVE_XX = Trigger.model_validate(
-    {"name": "5xx", "metric": "e", "any": [{"max": "0.5%"}, {"max_ratio_to_baseline": 5}],
-     "min_baseline": "0.1%"}
+    {
+        "name": "5xx",
+        "metric": "e",
+        "any": [{"max": "0.5%"}, {"max_ratio_to_baseline": 5}],
+        "min_baseline": "0.1%",
+    }
 )
 P95 = Trigger.model_validate(
     {"name": "p95", "metric": "l", "any": [{"max": "250ms"}, {"max_ratio_to_baseline": 2}]}
@@ -45,14 +49,26 @@ def m(value: float | None, samples: int, error: str | None = None) -> dict[str, 
     ],
 )
 def test_verdicts(trigger, query, candidate, stable, baseline, expected) -> None:  # type: ignore[no-untyped-def]
-    v = evaluate(trigger, metric=BuiltinMetric(query=query), candidate=candidate, stable=stable,
-                 baseline=baseline, min_samples=50)
+    v = evaluate(
+        trigger,
+        metric=BuiltinMetric(query=query),
+        candidate=candidate,
+        stable=stable,
+        baseline=baseline,
+        min_samples=50,
+    )
     assert v.status == expected, v.reason
 
 
 def test_a_firing_verdict_says_why_in_numbers() -> None:
-    v = evaluate(FIVE_XX, metric=BuiltinMetric(query="error_ratio"), candidate=m(0.1, 400),
-                 stable=m(0.0, 4000), baseline=None, min_samples=50)
+    v = evaluate(
+        FIVE_XX,
+        metric=BuiltinMetric(query="error_ratio"),
+        candidate=m(0.1, 400),
+        stable=m(0.0, 4000),
+        baseline=None,
+        min_samples=50,
+    )
     assert v.status == "fail"
     assert v.reason == "e 10.00% > max 0.50%"
     assert v.threshold == 0.005 and v.samples == 400

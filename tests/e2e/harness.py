@@ -37,7 +37,9 @@ def router_url(env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{env['CHAT_ROUTER_PORT']}"
 
 
-def rollguard(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def rollguard(
+    *args: str, env: dict[str, str], timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI to its end."""
     return subprocess.run(
         [*ROLLGUARD, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
@@ -74,7 +76,9 @@ def output_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise AssertionError(f"not JSON: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-3000:]}") from exc
+        raise AssertionError(
+            f"not JSON: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-3000:]}"
+        ) from exc
     return data
 
 

@@ -56,16 +56,19 @@ def _first_injected_5xx(log: Path) -> float:
     for line in log.read_text().splitlines():
         if "injected fault" in line and " 500 " in line:
             stamp = line.split()[0]
-            return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-                tzinfo=dt.UTC
-            ).timestamp()
+            return (
+                dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
+                .replace(tzinfo=dt.UTC)
+                .timestamp()
+            )
     raise AssertionError(f"no injected 5xx in {log}")
 
 
 def test_demo_fault_5xx_rolls_back_on_the_5xx_trigger_within_two_intervals(tmp_path: Path) -> None:
     store = tmp_path / "rg.db"
-    res = rollguard("demo", "--fault", "5xx", "--output", "json", "--store", str(store),
-                    env=demo_env())
+    res = rollguard(
+        "demo", "--fault", "5xx", "--output", "json", "--store", str(store), env=demo_env()
+    )
     out = output_json(res)
     assert res.returncode == 3, res.stderr[-3000:]
     assert out["outcome"] == "rolled_back" and out["weight"] == 0
@@ -78,8 +81,10 @@ def test_demo_fault_5xx_rolls_back_on_the_5xx_trigger_within_two_intervals(tmp_p
     first_fault = _first_injected_5xx(run_dir / "processes" / "candidate-go.log")
     fired = next(e for e in evs if e.type == "trigger_fired")
     observations_between = [
-        e for e in evs
-        if e.type == "action_finished" and e.data["action"] == "observe"
+        e
+        for e in evs
+        if e.type == "action_finished"
+        and e.data["action"] == "observe"
         and first_fault <= e.at <= fired.at
     ]
     # Within two analysis intervals: at most two observations after the first faulty response.
@@ -96,8 +101,16 @@ def test_demo_fault_5xx_rolls_back_on_the_5xx_trigger_within_two_intervals(tmp_p
 
 
 def test_demo_fault_latency_rolls_back_on_the_p95_trigger(tmp_path: Path) -> None:
-    res = rollguard("demo", "--fault", "latency", "--output", "json", "--store",
-                    str(tmp_path / "rg.db"), env=demo_env())
+    res = rollguard(
+        "demo",
+        "--fault",
+        "latency",
+        "--output",
+        "json",
+        "--store",
+        str(tmp_path / "rg.db"),
+        env=demo_env(),
+    )
     out = output_json(res)
     assert res.returncode == 3, res.stderr[-3000:]
     assert out["trigger"]["trigger"] == "p95-latency"
@@ -105,8 +118,16 @@ def test_demo_fault_latency_rolls_back_on_the_p95_trigger(tmp_path: Path) -> Non
 
 
 def test_demo_fault_writes_is_caught_by_the_persistence_smoke_check(tmp_path: Path) -> None:
-    res = rollguard("demo", "--fault", "writes", "--output", "json", "--store",
-                    str(tmp_path / "rg.db"), env=demo_env())
+    res = rollguard(
+        "demo",
+        "--fault",
+        "writes",
+        "--output",
+        "json",
+        "--store",
+        str(tmp_path / "rg.db"),
+        env=demo_env(),
+    )
     out = output_json(res)
     assert res.returncode == 3, res.stderr[-3000:]
     assert out["trigger"] is None
@@ -115,7 +136,9 @@ def test_demo_fault_writes_is_caught_by_the_persistence_smoke_check(tmp_path: Pa
     smoke = out["checks"]["steps[1].smoke"]["results"]
     failed = next(r for r in smoke if r["name"] == "contract against canary")
     assert failed["status"] == "failed"
-    artifact = next(Path(out["evidence"]).glob(f"{failed['folder']}/artifacts/**/contract-run-*.out"))
+    artifact = next(
+        Path(out["evidence"]).glob(f"{failed['folder']}/artifacts/**/contract-run-*.out")
+    )
     assert "not persisted" in artifact.read_text()
     assert out["checks"]["rollback.verify"]["passed"] is True
 
@@ -132,12 +155,18 @@ def _wait_for(predicate, *, timeout: float, what: str) -> None:  # type: ignore[
 def test_kill_9_mid_step_then_resume_continues_that_step(tmp_path: Path) -> None:
     store = tmp_path / "rg.db"
     env = demo_env()
-    traffic = start([sys.executable, str(EXAMPLE / "traffic.py"), "--url", router_url(env),
-                     "--rate", "60"], env=env, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL)
-    runner = start([*ROLLGUARD, "run", str(PLAN), "--store", str(store), "--auto-approve",
-                    "--output", "json"], env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    traffic = start(
+        [sys.executable, str(EXAMPLE / "traffic.py"), "--url", router_url(env), "--rate", "60"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    runner = start(
+        [*ROLLGUARD, "run", str(PLAN), "--store", str(store), "--auto-approve", "--output", "json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         svc = Service(str(store))
 
@@ -155,8 +184,16 @@ def test_kill_9_mid_step_then_resume_continues_that_step(tmp_path: Path) -> None
         before = events(store, rollout_id)
         assert not any(e.type == "rollout_finished" for e in before)
 
-        resumed = rollguard("resume", rollout_id, "--store", str(store), "--auto-approve",
-                            "--output", "json", env=env)
+        resumed = rollguard(
+            "resume",
+            rollout_id,
+            "--store",
+            str(store),
+            "--auto-approve",
+            "--output",
+            "json",
+            env=env,
+        )
         out = output_json(resumed)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert out["state"] == "completed"

@@ -15,9 +15,19 @@ def to_canary(log: Log, plan_kwargs: dict | None = None) -> Log:
     log.act("run_checks", T0, group="preflight", result={"passed": True, "results": []})
     log.add("phase_entered", T0 + 1, phase="baseline")
     log.act("prepare", T0 + 1)
-    log.act("observe", T0 + 11, purpose="baseline", since=T0 + 1, until=T0 + 11,
-            result={"stable": {"errors": {"value": 0.001, "samples": 500, "error": None},
-                               "p95": {"value": 0.02, "samples": 500, "error": None}}})
+    log.act(
+        "observe",
+        T0 + 11,
+        purpose="baseline",
+        since=T0 + 1,
+        until=T0 + 11,
+        result={
+            "stable": {
+                "errors": {"value": 0.001, "samples": 500, "error": None},
+                "p95": {"value": 0.02, "samples": 500, "error": None},
+            }
+        },
+    )
     log.add("phase_entered", T0 + 11, phase="canary")
     log.add("step_started", T0 + 11, index=0, kind="weight")
     return log
@@ -36,8 +46,12 @@ def test_a_new_rollout_enters_preflight_and_runs_its_checks(log: Log) -> None:
 def test_a_failed_preflight_ends_failed_with_exit_4_and_deploys_nothing(log: Log) -> None:
     plan = make_plan()
     log.add("phase_entered", T0, phase="preflight")
-    log.act("run_checks", T0, group="preflight", result={
-        "passed": False, "results": [{"name": "unit tests", "status": "failed"}]})
+    log.act(
+        "run_checks",
+        T0,
+        group="preflight",
+        result={"passed": False, "results": [{"name": "unit tests", "status": "failed"}]},
+    )
     d = decide(plan, log.state(), T0)
     assert d.action is None
     finished = dict(d.events)["rollout_finished"]
@@ -62,7 +76,10 @@ def test_a_weight_step_sets_the_weight_then_waits_for_its_window(log: Log) -> No
     plan = make_plan()
     to_canary(log)
     d = decide(plan, log.state(), T0 + 11)
-    assert d.action is not None and (d.action.action, d.action.args) == ("set_weight", {"weight": 5})
+    assert d.action is not None and (d.action.action, d.action.args) == (
+        "set_weight",
+        {"weight": 5},
+    )
     log.act("set_weight", T0 + 11, weight=5)
     assert log.state().canary_since == T0 + 11
     d = decide(plan, log.state(), T0 + 11)
@@ -128,7 +145,10 @@ def test_rolling_back_moves_weight_to_zero_first_then_restores_stable(log: Log) 
     to_canary(log).act("set_weight", T0 + 11, weight=5)
     log.add("phase_entered", T0 + 13, phase="rolling_back", kind="trigger", reason="5xx")
     d = decide(plan, log.state(), T0 + 13)
-    assert d.action is not None and (d.action.action, d.action.args) == ("set_weight", {"weight": 0})
+    assert d.action is not None and (d.action.action, d.action.args) == (
+        "set_weight",
+        {"weight": 0},
+    )
     log.act("set_weight", T0 + 13, weight=0)
     d = decide(plan, log.state(), T0 + 13)
     assert d.action is not None and d.action.action == "rollback"
@@ -140,7 +160,9 @@ def test_rolling_back_moves_weight_to_zero_first_then_restores_stable(log: Log) 
 def test_an_approval_step_waits_for_every_role_and_keeps_watching(log: Log) -> None:
     plan = make_plan()
     to_canary(log).act("set_weight", T0 + 11, weight=5)
-    log.add("step_completed", T0 + 22, index=0).add("step_started", T0 + 22, index=1, kind="approve")
+    log.add("step_completed", T0 + 22, index=0).add(
+        "step_started", T0 + 22, index=1, kind="approve"
+    )
     _observe(log, T0 + 22)
     log.apply(decide(plan, log.state(), T0 + 22).events, T0 + 22)
     d = decide(plan, log.state(), T0 + 23)
@@ -197,8 +219,15 @@ def test_provider_errors_are_never_a_pass_and_roll_back_at_the_limit(log: Log) -
 
 
 def test_on_provider_error_pause_waits_without_moving_forward(log: Log) -> None:
-    kwargs = {"analysis": {"interval": "2s", "window": "30s", "baseline": "10s",
-                           "min_samples": 20, "on_provider_error": "pause"}}
+    kwargs = {
+        "analysis": {
+            "interval": "2s",
+            "window": "30s",
+            "baseline": "10s",
+            "min_samples": 20,
+            "on_provider_error": "pause",
+        }
+    }
     plan = make_plan(**kwargs)
     _provider_errors(log, kwargs, 6)
     d = decide(plan, log.state(), T0 + 60)
@@ -224,15 +253,26 @@ def test_after_a_resume_the_backend_is_prepared_again_and_the_weight_reapplied(l
     to_canary(log).act("set_weight", T0 + 11, weight=5)
     log.add("action_started", T0 + 12, id="a99", action="observe", args={"purpose": "analysis"})
     log.add("resumed", T0 + 40, pid=1)
-    log.add("action_finished", T0 + 40, id="a99", action="observe", args={"purpose": "analysis"},
-            ok=False, interrupted=True, error="stopped")
+    log.add(
+        "action_finished",
+        T0 + 40,
+        id="a99",
+        action="observe",
+        args={"purpose": "analysis"},
+        ok=False,
+        interrupted=True,
+        error="stopped",
+    )
     s = log.state()
     assert s.pending is None and not s.failures  # interrupted is not a failure
     d = decide(plan, s, T0 + 40)
     assert d.action is not None and d.action.action == "prepare"
     log.act("prepare", T0 + 40)
     d = decide(plan, log.state(), T0 + 40)
-    assert d.action is not None and (d.action.action, d.action.args) == ("set_weight", {"weight": 5})
+    assert d.action is not None and (d.action.action, d.action.args) == (
+        "set_weight",
+        {"weight": 5},
+    )
     assert log.state().step == 0  # still the same step
 
 
@@ -244,8 +284,12 @@ def test_post_validation_runs_at_full_weight_then_promotes(log: Log) -> None:
     log.act("set_weight", T0, weight=100)
     d = decide(plan, log.state(), T0)
     assert d.action is not None and d.action.args == {"group": "post_validation"}
-    log.act("run_checks", T0, group="post_validation", result={"passed": True, "results": [],
-                                                               "finished_at": T0})
+    log.act(
+        "run_checks",
+        T0,
+        group="post_validation",
+        result={"passed": True, "results": [], "finished_at": T0},
+    )
     d = decide(plan, log.state(), T0)
     assert d.action is not None and d.action.action == "promote"
     log.act("promote", T0)
@@ -254,14 +298,21 @@ def test_post_validation_runs_at_full_weight_then_promotes(log: Log) -> None:
 
 
 def test_a_failing_smoke_check_rolls_back(log: Log) -> None:
-    plan = make_plan(steps=[{"smoke": [{"name": "status", "kind": "http", "url": "http://x"}]}],
-                     triggers=[], metrics={})
+    plan = make_plan(
+        steps=[{"smoke": [{"name": "status", "kind": "http", "url": "http://x"}]}],
+        triggers=[],
+        metrics={},
+    )
     log.add("phase_entered", T0, phase="canary").add("step_started", T0, index=0, kind="smoke")
     log.act("prepare", T0)
     d = decide(plan, log.state(), T0)
     assert d.action is not None and d.action.args == {"group": "steps[0].smoke"}
-    log.act("run_checks", T0, group="steps[0].smoke", result={
-        "passed": False, "results": [{"name": "status", "status": "failed"}]})
+    log.act(
+        "run_checks",
+        T0,
+        group="steps[0].smoke",
+        result={"passed": False, "results": [{"name": "status", "status": "failed"}]},
+    )
     d = decide(plan, log.state(), T0)
     entered = dict(d.events)["phase_entered"]
     assert entered["kind"] == "check" and "status" in entered["reason"]

@@ -57,9 +57,7 @@ def test_concurrent_writers_in_separate_processes_leave_no_gap_or_duplicate(tmp_
     db = str(tmp_path / "rg.db")
     store = open_store(db)
     store.create("r1", plan_name="p", at=0.0)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, db, str(w), "40"]) for w in range(3)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db, str(w), "40"]) for w in range(3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     events = store.events("r1")
     assert [e.seq for e in events] == list(range(1, 121))

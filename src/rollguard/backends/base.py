@@ -31,7 +31,9 @@ class VersionTraffic:
         if not self.latencies:
             return None
         ordered = sorted(self.latencies)
-        rank = max(0, min(len(ordered) - 1, math.ceil(q / 100.0 * len(ordered)) - 1))  # nearest rank
+        rank = max(
+            0, min(len(ordered) - 1, math.ceil(q / 100.0 * len(ordered)) - 1)
+        )  # nearest rank
         return ordered[rank]
 
 
@@ -69,7 +71,7 @@ class Backend(Protocol):
         ...
 
     async def rollback(self) -> None:
-        """Candidate weight to 0 first, then restore the stable revision and retire the candidate."""
+        """Candidate weight to 0 first, then restore the stable revision, retire the candidate."""
         ...
 
     def traffic(self) -> TrafficStats | None:

@@ -106,13 +106,27 @@ def demo(
                 + f"; traffic {rate:g} req/s through {router}; rollout {rollout_id}"
             )
         traffic = subprocess.Popen(
-            [sys.executable, str(plan_path.parent / "traffic.py"), "--url", router,
-             "--rate", str(rate)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                str(plan_path.parent / "traffic.py"),
+                "--url",
+                router,
+                "--rate",
+                str(rate),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
-            code = drive(svc, rollout_id, output=output, auto_approve=auto_approve,
-                         stop_on_exit=True, plan=loaded.plan)
+            code = drive(
+                svc,
+                rollout_id,
+                output=output,
+                auto_approve=auto_approve,
+                stop_on_exit=True,
+                plan=loaded.plan,
+            )
         finally:
             _stop(traffic)
             svc.close()

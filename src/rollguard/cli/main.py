@@ -41,13 +41,22 @@ app = typer.Typer(
 
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", envvar="ROLLGUARD_STORE",
-                 help="Store file or SQLAlchemy URL [default: .rollguard/rollguard.db]."),
+    typer.Option(
+        "--store",
+        envvar="ROLLGUARD_STORE",
+        help="Store file or SQLAlchemy URL [default: .rollguard/rollguard.db].",
+    ),
 ]
-OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text for people, json for scripts.")]
+OutputOpt = Annotated[
+    Output, typer.Option("--output", "-o", help="text for people, json for scripts.")
+]
 AutoApprove = Annotated[
-    bool, typer.Option("--auto-approve", help="Approve every approval step as the plan's first owner "
-                       "of each role (for demos and tests; recorded as auto-approved).")
+    bool,
+    typer.Option(
+        "--auto-approve",
+        help="Approve every approval step as the plan's first owner "
+        "of each role (for demos and tests; recorded as auto-approved).",
+    ),
 ]
 
 
@@ -59,8 +68,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     pass
 
@@ -80,8 +93,10 @@ def result_dict(state: RolloutState, events_count: int | None = None) -> dict[st
         "weight": state.weight,
         "trigger": state.fired,
         "rollback": state.rollback_reason,
-        "checks": {g: {"passed": c.get("passed"), "results": c.get("results", [])}
-                   for g, c in state.checks.items()},
+        "checks": {
+            g: {"passed": c.get("passed"), "results": c.get("results", [])}
+            for g, c in state.checks.items()
+        },
         "approvals": {str(k + 1): v for k, v in state.approvals.items()},
         "verdicts": state.verdicts,
         "evidence": state.run_dir,
@@ -90,15 +105,25 @@ def result_dict(state: RolloutState, events_count: int | None = None) -> dict[st
 
 
 def drive(
-    svc: Service, rollout_id: str, *, output: Output, auto_approve: bool = False,
-    stop_on_exit: bool = False, plan: model.Plan | None = None,
+    svc: Service,
+    rollout_id: str,
+    *,
+    output: Output,
+    auto_approve: bool = False,
+    stop_on_exit: bool = False,
+    plan: model.Plan | None = None,
 ) -> int:
     """Run (or resume) a rollout in this process with progress; return the exit code."""
     interactive = output == Output.text and console.is_terminal
     with Progress(console, plan, live=interactive) as progress:
         log = progress.log if output == Output.text else (lambda _line: None)
-        runner = svc.runner(rollout_id, listener=progress.update, log=log,
-                            auto_approve=auto_approve, stop_on_exit=stop_on_exit)
+        runner = svc.runner(
+            rollout_id,
+            listener=progress.update,
+            log=log,
+            auto_approve=auto_approve,
+            stop_on_exit=stop_on_exit,
+        )
         state = asyncio.run(_run_with_signals(svc, runner, log))
     if state.final:
         code = state.exit_code if state.exit_code is not None else int(ExitCode.INTERNAL_ERROR)
@@ -122,8 +147,10 @@ async def _run_with_signals(svc: Service, runner: Any, log: Any) -> RolloutState
         nonlocal presses
         presses += 1
         if presses == 1:
-            log("Ctrl-C: aborting the rollout (rolling back). Press Ctrl-C again to stop the "
-                "controller at once; the rollout stays resumable.")
+            log(
+                "Ctrl-C: aborting the rollout (rolling back). Press Ctrl-C again to stop the "
+                "controller at once; the rollout stays resumable."
+            )
             svc.abort(runner.id, by="ctrl-c", reason="interrupted from the terminal")
         else:
             task.cancel()
@@ -143,7 +170,8 @@ async def _run_with_signals(svc: Service, runner: Any, log: Any) -> RolloutState
 def print_summary(svc: Service, state: RolloutState) -> None:
     """The one-screen summary printed when a rollout ends."""
     style = {"completed": "green", "rolled_back": "yellow", "aborted": "yellow"}.get(
-        state.outcome or "", "red")
+        state.outcome or "", "red"
+    )
     lines = [f"[bold {style}]{state.outcome or state.phase.value}[/]  rollout {state.id}"]
     finished = [e for e in svc.store.events(state.id) if e.type == "rollout_finished"]
     if finished:
@@ -159,8 +187,9 @@ def print_summary(svc: Service, state: RolloutState) -> None:
             table.add_row(group, r["name"], r["status"], r["summary"][:80])
     lines.append(f"evidence: {state.run_dir}")
     lines.append(f"summary:  {Path(state.run_dir) / 'summary.md'}")
-    console.print(Panel("\n".join(lines[:2]) + ("\n" + lines[2] if state.fired else ""),
-                        title="rollguard"))
+    console.print(
+        Panel("\n".join(lines[:2]) + ("\n" + lines[2] if state.fired else ""), title="rollguard")
+    )
     if table.row_count:
         console.print(table)
     console.print("\n".join(lines[-2:]), highlight=False)
@@ -188,7 +217,9 @@ def run(
 
 @app.command()
 def resume(
-    rollout_id: Annotated[str, typer.Argument(metavar="ID", help="Rollout id (a unique prefix works).")],
+    rollout_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Rollout id (a unique prefix works).")
+    ],
     store: StoreOpt = None,
     output: OutputOpt = Output.text,
     auto_approve: AutoApprove = False,
@@ -208,7 +239,9 @@ def resume(
 
 @app.command()
 def status(
-    rollout_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="Rollout id; default: the newest.")] = None,
+    rollout_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="Rollout id; default: the newest.")
+    ] = None,
     store: StoreOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
@@ -244,9 +277,15 @@ def history(
         for col in ("id", "plan", "state", "step", "weight", "outcome", "started"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r.id, r.plan_name, r.state, "-" if r.step is None else str(r.step + 1),
-                          f"{r.weight or 0}%", r.outcome or "-",
-                          dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S"))
+            table.add_row(
+                r.id,
+                r.plan_name,
+                r.state,
+                "-" if r.step is None else str(r.step + 1),
+                f"{r.weight or 0}%",
+                r.outcome or "-",
+                dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+            )
         console.print(table)
 
 
@@ -257,9 +296,13 @@ def history(
 def approve(
     rollout_id: Annotated[str, typer.Argument(metavar="ID")],
     by: Annotated[str, typer.Option("--as", help="Who approves (must be listed for the role).")],
-    role: Annotated[str, typer.Option("--role", help="The role approved for, from the plan's owners.")],
+    role: Annotated[
+        str, typer.Option("--role", help="The role approved for, from the plan's owners.")
+    ],
     note: Annotated[str, typer.Option(help="A note kept with the approval.")] = "",
-    step: Annotated[int | None, typer.Option(help="Approval step number (default: the next one).")] = None,
+    step: Annotated[
+        int | None, typer.Option(help="Approval step number (default: the next one).")
+    ] = None,
     store: StoreOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
@@ -304,11 +347,21 @@ def validate(
         p = loaded.plan
         checks = len(p.all_checks())
         if output == Output.json:
-            emit_json({"valid": True, "plan": p.name, "steps": len(p.steps),
-                       "triggers": len(p.triggers), "checks": checks})
+            emit_json(
+                {
+                    "valid": True,
+                    "plan": p.name,
+                    "steps": len(p.steps),
+                    "triggers": len(p.triggers),
+                    "checks": checks,
+                }
+            )
         else:
-            console.print(f"{plan}: valid plan {p.name!r} ({len(p.steps)} steps, "
-                          f"{len(p.triggers)} triggers, {checks} checks)", highlight=False)
+            console.print(
+                f"{plan}: valid plan {p.name!r} ({len(p.steps)} steps, "
+                f"{len(p.triggers)} triggers, {checks} checks)",
+                highlight=False,
+            )
 
 
 def main() -> None:

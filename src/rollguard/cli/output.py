@@ -17,7 +17,7 @@ from rollguard.engine.phases import ExitCode
 from rollguard.errors import GateRefused, PlanError, RollguardError, StoreError
 
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class Output(StrEnum):
@@ -37,9 +37,22 @@ def errors_to_exit(output: Output) -> Iterator[None]:
         yield
     except PlanError as exc:
         if output == Output.json:
-            emit_json({"error": "invalid plan", "issues": [
-                {"file": i.file, "line": i.line, "column": i.column, "path": i.path,
-                 "message": i.message, "text": str(i)} for i in exc.issues]})
+            emit_json(
+                {
+                    "error": "invalid plan",
+                    "issues": [
+                        {
+                            "file": i.file,
+                            "line": i.line,
+                            "column": i.column,
+                            "path": i.path,
+                            "message": i.message,
+                            "text": str(i),
+                        }
+                        for i in exc.issues
+                    ],
+                }
+            )
         else:
             for issue in exc.issues:
                 err_console.print(str(issue), highlight=False, markup=False)
@@ -56,7 +69,10 @@ def errors_to_exit(output: Output) -> Iterator[None]:
     except Exception as exc:
         if os.environ.get("ROLLGUARD_DEBUG"):
             raise
-        _error(output, f"internal error: {type(exc).__name__}: {exc} (set ROLLGUARD_DEBUG=1 for a traceback)")
+        _error(
+            output,
+            f"internal error: {type(exc).__name__}: {exc} (set ROLLGUARD_DEBUG=1 for a traceback)",
+        )
         raise typer.Exit(ExitCode.INTERNAL_ERROR) from None
 
 

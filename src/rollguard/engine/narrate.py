@@ -35,8 +35,11 @@ def describe(event: Event) -> str:
         if action == "run_checks":
             return f"running {args['group']} checks"
         if action in ("prepare", "promote", "rollback"):
-            return {"prepare": "starting versions and router", "promote": "promoting the candidate",
-                    "rollback": "rolling back: restoring stable"}[action]
+            return {
+                "prepare": "starting versions and router",
+                "promote": "promoting the candidate",
+                "rollback": "rolling back: restoring stable",
+            }[action]
         return ""
     if t == "action_finished":
         if d.get("interrupted"):

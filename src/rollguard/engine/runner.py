@@ -244,7 +244,7 @@ class Runner:
         }
         return templates.render_model(plan, context, env=os.environ)
 
-    def _group(self, group: str) -> list[model.CommandCheck | model.HttpCheck]:
+    def _group(self, group: str) -> list[model.CheckBase]:
         if group == "preflight":
             return list(self.plan.preflight)
         if group == "post_validation":
@@ -275,7 +275,7 @@ class Runner:
             except RollguardError as exc:
                 result = CheckResult(
                     name=spec.name,
-                    kind=spec.kind,
+                    kind=str(getattr(spec, "kind", "?")),
                     status="error",
                     summary=exc.message,
                     duration=self.clock.now() - started,
@@ -327,7 +327,11 @@ class Runner:
         try:
             return await asyncio.wait_for(
                 measure(
-                    spec, version=version, since=since, until=until, traffic=traffic,
+                    spec,
+                    version=version,
+                    since=since,
+                    until=until,
+                    traffic=traffic,
                     labels={"role": version, "version": getattr(self.plan, version).version},
                 ),
                 timeout=timeout,

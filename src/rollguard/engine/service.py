@@ -119,14 +119,18 @@ class Service:
         if state.final:
             raise GateRefused(f"rollout {state.id} is already {state.phase.value}")
         candidates = [
-            i for i, s in enumerate(plan.steps)
+            i
+            for i, s in enumerate(plan.steps)
             if s.approve and role in s.approve and i >= (state.step or 0)
         ]
         if step is not None:
             candidates = [i for i in candidates if i == step - 1]
         if not candidates:
-            steps = [f"step {i + 1}: {', '.join(s.approve or [])}" for i, s in enumerate(plan.steps)
-                     if s.approve]
+            steps = [
+                f"step {i + 1}: {', '.join(s.approve or [])}"
+                for i, s in enumerate(plan.steps)
+                if s.approve
+            ]
             raise GateRefused(
                 f"no approval by role {role!r} is pending in rollout {state.id} "
                 f"(approval steps: {'; '.join(steps) or 'none'})"
@@ -134,11 +138,14 @@ class Service:
         allowed = plan.owners.get(role)
         if allowed is not None and by not in allowed:
             raise GateRefused(
-                f"{by!r} may not approve as {role!r}: the plan lists {', '.join(allowed)} for that role"
+                f"{by!r} may not approve as {role!r}: "
+                f"the plan lists {', '.join(allowed)} for that role"
             )
         index = candidates[0]
         self.store.append(
-            state.id, "approval", {"step": index, "role": role, "by": by, "note": note},
+            state.id,
+            "approval",
+            {"step": index, "role": role, "by": by, "note": note},
             at=self.clock.now(),
         )
         return index
@@ -149,6 +156,7 @@ class Service:
         state = fold(self.store.events(row.id))
         if state.final:
             raise GateRefused(f"rollout {row.id} is already {state.phase.value}")
-        self.store.append(row.id, "abort_requested", {"by": by, "reason": reason},
-                          at=self.clock.now())
+        self.store.append(
+            row.id, "abort_requested", {"by": by, "reason": reason}, at=self.clock.now()
+        )
         return row.id

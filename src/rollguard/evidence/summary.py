@@ -64,8 +64,10 @@ def render_summary(plan: model.Plan, state: RolloutState, events: list[Event]) -
         lines.append("No check ran.")
     lines += ["", "## Last verdicts", ""]
     if state.verdicts:
-        lines += ["| trigger | status | candidate | samples | baseline | reason |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "| trigger | status | candidate | samples | baseline | reason |",
+            "|---|---|---|---|---|---|",
+        ]
         for v in state.verdicts:
             lines.append(
                 f"| {v['trigger']} | {v['status']} | {_fmt(plan, v['metric'], v.get('value'))} | "

@@ -31,5 +31,5 @@ class MetricProvider(Protocol):
     async def measure(
         self, spec: model.MetricSpec, *, version: str, since: float, until: float
     ) -> Measurement:
-        """The value of ``spec`` for ``version`` (``"stable"``/``"candidate"``) in [since, until]."""
+        """The value of ``spec`` for ``version`` (``stable``/``candidate``) in [since, until]."""
         ...
