@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,12 @@ ROLLGUARD = [sys.executable, "-m", "rollguard"]
 
 
 def demo_env(**extra: str) -> dict[str, str]:
-    """The environment for one run: free ports for the example, no inherited faults."""
+    """The environment for one run: free ports for the example, no inherited faults, and a
+    copy of the deploy files for the promotion to rewrite."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANDIDATE_FAULT_")}
+    deploy = Path(tempfile.mkdtemp(prefix="rollguard-deploy-"))
+    shutil.copytree(EXAMPLE / "deploy", deploy, dirs_exist_ok=True)
+    env["CHAT_DEPLOY_DIR"] = str(deploy)
     env.update(
         CHAT_STABLE_PORT=str(free_port()),
         CHAT_CANDIDATE_PORT=str(free_port()),

@@ -294,7 +294,92 @@ def test_post_validation_runs_at_full_weight_then_promotes(log: Log) -> None:
     assert d.action is not None and d.action.action == "promote"
     log.act("promote", T0)
     d = decide(plan, log.state(), T0)
+    assert d.events == [("phase_entered", {"phase": Phase.AWAITING_SIGNOFF})]
+    log.apply(d.events, T0)
+    d = decide(plan, log.state(), T0)
     assert dict(d.events)["rollout_finished"]["exit_code"] == ExitCode.COMPLETED
+
+
+CHECKLIST = {
+    "checklist": [
+        {
+            "name": "Canary smoke passed, no alert fired",
+            "checks_passed": ["status"],
+            "no_trigger_fired": True,
+        },
+        {"name": "Owners have signed off", "roles": ["sre", "migration_owner"]},
+    ]
+}
+
+
+def test_completion_waits_for_every_checklist_item_and_role(log: Log) -> None:
+    plan = make_plan(
+        steps=[{"smoke": [{"name": "status", "kind": "http", "url": "http://x"}]}],
+        signoff=CHECKLIST,
+        on_complete=[{"kind": "webhook", "url": "http://tracker/T047"}],
+    )
+    log.add("phase_entered", T0, phase="awaiting_signoff")
+    log.act(
+        "run_checks",
+        T0,
+        group="steps[0].smoke",
+        result={"passed": True, "results": [{"name": "status", "status": "passed"}]},
+    )
+    d = decide(plan, log.state(), T0)
+    assert d.action is None and "sign-off by migration_owner, sre" in d.waiting
+    log.add("signoff", T0, role="sre", by="bob")
+    assert "migration_owner" in decide(plan, log.state(), T0).waiting
+    log.add("signoff", T0, role="migration_owner", by="alice")
+    d = decide(plan, log.state(), T0)
+    assert d.action is not None and d.action.action == "complete"
+    log.act("complete", T0, result={"results": []})
+    d = decide(plan, log.state(), T0)
+    assert "all 2 checklist items hold" in dict(d.events)["rollout_finished"]["reason"]
+
+
+def test_a_computed_item_that_does_not_hold_blocks_completion(log: Log) -> None:
+    plan = make_plan(
+        steps=[{"smoke": [{"name": "status", "kind": "http", "url": "http://x"}]}],
+        signoff=CHECKLIST,
+    )
+    log.add("phase_entered", T0, phase="awaiting_signoff")
+    log.add("trigger_fired", T0, verdict={"trigger": "5xx"})
+    log.add("signoff", T0, role="sre", by="bob").add("signoff", T0, role="migration_owner", by="a")
+    d = decide(plan, log.state(), T0)
+    assert not d.events and "'Canary smoke passed, no alert fired' does not hold" in d.waiting
+
+
+@pytest.mark.parametrize(
+    ("now_utc", "expected"),
+    [
+        ("2026-11-25T10:00", "preflight"),  # Wednesday 11:00 in Berlin: open
+        ("2026-11-25T20:00", "wait"),  # Wednesday 21:00: closed, wait
+        ("2026-11-28T10:00", "wait"),  # Saturday: closed
+    ],
+)
+def test_a_rollout_starts_only_inside_its_maintenance_window(
+    log: Log, now_utc: str, expected: str
+) -> None:
+    import datetime as dt
+
+    window = {
+        "days": ["mon", "tue", "wed", "thu", "fri"],
+        "start": "09:00",
+        "end": "17:00",
+        "timezone": "Europe/Berlin",
+    }
+    plan = make_plan(window=window)
+    now = dt.datetime.fromisoformat(now_utc).replace(tzinfo=dt.UTC).timestamp()
+    d = decide(plan, log.state(), now)
+    if expected == "preflight":
+        assert d.events == [("phase_entered", {"phase": Phase.PREFLIGHT})]
+    else:
+        assert not d.events and "maintenance window" in d.waiting
+        assert d.wake_at is not None and d.wake_at > now
+    refusing = make_plan(window={**window, "outside": "refuse"})
+    d = decide(refusing, log.state(), now)
+    if expected == "wait":
+        assert dict(d.events)["rollout_finished"]["exit_code"] == ExitCode.PREFLIGHT_FAILED
 
 
 def test_a_failing_smoke_check_rolls_back(log: Log) -> None:

@@ -11,10 +11,12 @@ also on Ctrl-C.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +24,7 @@ import typer
 
 from rollguard.cli.main import AutoApprove, OutputOpt, StoreOpt, app, drive
 from rollguard.cli.output import Output, console, errors_to_exit
-from rollguard.engine.service import Service
+from rollguard.engine.service import Service, runs_dir
 from rollguard.errors import RollguardError
 from rollguard.plan.loader import load_plan
 
@@ -96,6 +98,11 @@ def demo(
         os.environ.update(demo_environment(fault))
         loaded = load_plan(plan_path)
         svc = Service(store)
+        if "CHAT_DEPLOY_DIR" not in os.environ:
+            # Promotion rewrites deploy files: the demo rewrites a copy, not the checkout.
+            copy = Path(tempfile.mkdtemp(prefix="deploy-", dir=runs_dir(svc.location).parent))
+            shutil.copytree(plan_path.parent / "deploy", copy, dirs_exist_ok=True)
+            os.environ["CHAT_DEPLOY_DIR"] = str(copy)
         rollout_id = svc.create(loaded)
         router = f"http://127.0.0.1:{os.environ['CHAT_ROUTER_PORT']}"
         if output == Output.text:

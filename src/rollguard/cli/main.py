@@ -21,6 +21,7 @@ from rollguard import __version__
 from rollguard.cli.output import Output, console, emit_json, errors_to_exit
 from rollguard.cli.progress import Progress, render_panel
 from rollguard.engine import narrate
+from rollguard.engine import signoff as signoff_mod
 from rollguard.engine.phases import EXIT_CODES_HELP, ExitCode
 from rollguard.engine.service import Service
 from rollguard.engine.state import RolloutState
@@ -98,6 +99,7 @@ def result_dict(state: RolloutState, events_count: int | None = None) -> dict[st
             for g, c in state.checks.items()
         },
         "approvals": {str(k + 1): v for k, v in state.approvals.items()},
+        "signoffs": state.signoffs,
         "verdicts": state.verdicts,
         "evidence": state.run_dir,
         "summary": str(Path(state.run_dir) / "summary.md") if state.run_dir else None,
@@ -192,6 +194,11 @@ def print_summary(svc: Service, state: RolloutState) -> None:
     )
     if table.row_count:
         console.print(table)
+    if state.phase.value in ("awaiting_signoff", "completed") or state.signoffs:
+        info = svc.inspect(state.id)
+        for item in signoff_mod.checklist(info.plan, state):
+            mark = "[green]✓[/]" if item.holds else "[yellow]…[/]"
+            console.print(f"{mark} {item.name}", highlight=False)
     console.print("\n".join(lines[-2:]), highlight=False)
 
 
@@ -314,6 +321,24 @@ def approve(
             emit_json({"approved": True, "step": index + 1, "role": role, "by": by})
         else:
             console.print(f"step {index + 1} approved by {by} as {role}")
+
+
+@app.command()
+def signoff(
+    rollout_id: Annotated[str, typer.Argument(metavar="ID")],
+    role: Annotated[str, typer.Option("--role", help="The role signing, from the plan's owners.")],
+    by: Annotated[str, typer.Option("--as", help="Who signs (must be listed for the role).")],
+    note: Annotated[str, typer.Option(help="A note kept with the sign-off.")] = "",
+    store: StoreOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Sign the checklist items of a role; the rollout completes when every item holds."""
+    with errors_to_exit(output):
+        items = Service(store).signoff(rollout_id, role=role, by=by, note=note)
+        if output == Output.json:
+            emit_json({"signed": True, "role": role, "by": by, "items": items})
+        else:
+            console.print(f"{by} signed as {role}: " + "; ".join(items), highlight=False)
 
 
 @app.command()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollguard.analysis.assess import Verdict, evaluate
+from rollguard.engine import signoff, window
 from rollguard.engine.phases import ExitCode, Phase
 from rollguard.engine.state import RolloutState, action_key
 from rollguard.plan import model
@@ -37,7 +38,7 @@ RETRY_DELAY = 1.0
 class Action:
     """Something the runner must do in the world."""
 
-    action: str  # prepare | set_weight | run_checks | observe | promote | rollback
+    action: str  # prepare | set_weight | run_checks | observe | promote | rollback | complete
     args: dict[str, Any] = field(default_factory=dict)
 
 
@@ -67,6 +68,12 @@ def decide(plan: model.Plan, s: RolloutState, now: float) -> Decision:
             return _finish(Phase.FAILED, "aborted", reason, ExitCode.ABORTED)
         return _roll_back("abort", reason)
     if s.phase == Phase.PENDING:
+        closed = _window_closed(plan, now)
+        if closed is not None and plan.window and plan.window.outside == "refuse":
+            reason = "outside the maintenance window: the plan refuses to start"
+            return _finish(Phase.FAILED, "preflight_failed", reason, ExitCode.PREFLIGHT_FAILED)
+        if closed is not None:
+            return closed
         return Decision(events=[("phase_entered", {"phase": Phase.PREFLIGHT})])
     if s.phase == Phase.PREFLIGHT:
         return _preflight(plan, s)
@@ -74,7 +81,22 @@ def decide(plan: model.Plan, s: RolloutState, now: float) -> Decision:
         return _baseline(plan, s, now)
     if s.phase == Phase.ROLLING_BACK:
         return _rolling_back(plan, s)
+    if s.phase == Phase.AWAITING_SIGNOFF:
+        return _awaiting_signoff(plan, s)
     return _traffic(plan, s, now)
+
+
+def _window_closed(plan: model.Plan, now: float) -> Decision | None:
+    """A wait until the maintenance window opens, or None when it is open (or not set)."""
+    if plan.window is None or window.is_open(plan.window, now):
+        return None
+    opens = window.next_open(plan.window, now)
+    return Decision(
+        wake_at=opens,
+        waiting="waiting for the maintenance window "
+        f"({plan.window.start}-{plan.window.end} {plan.window.timezone}, "
+        f"{', '.join(plan.window.days)})",
+    )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -276,6 +298,10 @@ def _step(plan: model.Plan, s: RolloutState, now: float) -> Decision:
     step = plan.steps[i]
     if step.weight is not None:
         ends = max(s.weight_since, s.step_since) + (step.observe or 0.0)
+        if s.weight < step.weight:  # not yet applied: the window gates any increase
+            closed = _window_closed(plan, now)
+            if closed is not None:
+                return closed
         if now < ends:
             return Decision(wake_at=ends, waiting=f"observing at {step.weight}%")
         ok, why = _all_pass_after(plan, s, ends)
@@ -309,7 +335,24 @@ def _post(plan: model.Plan, s: RolloutState, now: float) -> Decision:
         return Decision(waiting=why)
     if not s.promoted:
         return _do(s, "promote")
-    return _finish(Phase.COMPLETED, "completed", "every step passed", ExitCode.COMPLETED)
+    return Decision(events=[("phase_entered", {"phase": Phase.AWAITING_SIGNOFF})])
+
+
+def _awaiting_signoff(plan: model.Plan, s: RolloutState) -> Decision:
+    items = signoff.checklist(plan, s)
+    open_items = [i for i in items if not i.holds]
+    if open_items:
+        roles = sorted({r for i in open_items for r in i.missing_roles})
+        other = [i.name for i in open_items if not i.missing_roles]
+        parts = [f"sign-off by {', '.join(roles)}"] if roles else []
+        parts += [f"{name!r} does not hold" for name in other]
+        return Decision(waiting="waiting for " + "; ".join(parts))
+    if plan.on_complete and s.completion is None:
+        return _do(s, "complete")
+    reason = "every step passed"
+    if plan.signoff.checklist:
+        reason += f" and all {len(items)} checklist items hold"
+    return _finish(Phase.COMPLETED, "completed", reason, ExitCode.COMPLETED)
 
 
 def _rolling_back(plan: model.Plan, s: RolloutState) -> Decision:

@@ -58,6 +58,10 @@ def describe(event: Event) -> str:
         return f"step {int(d['step']) + 1} approved by {d['by']} as {d['role']}" + (
             f" ({d['note']})" if d.get("note") else ""
         )
+    if t == "signoff":
+        return f"signed off by {d['by']} as {d['role']}" + (
+            f" ({d['note']})" if d.get("note") else ""
+        )
     if t == "abort_requested":
         return f"abort requested by {d.get('by') or 'someone'}: {d.get('reason') or 'no reason'}"
     if t == "resumed":

@@ -2,7 +2,7 @@
 
 ::
 
-    pending → preflight → baseline → canary → post_validation → completed
+    pending → preflight → baseline → canary → post_validation → awaiting_signoff → completed
                   │           │          │            │
                   └─ failed   └──────────┴────────────┴──► rolling_back → rolled_back
 """
@@ -18,6 +18,7 @@ class Phase(StrEnum):
     BASELINE = "baseline"
     CANARY = "canary"
     POST_VALIDATION = "post_validation"
+    AWAITING_SIGNOFF = "awaiting_signoff"
     ROLLING_BACK = "rolling_back"
     COMPLETED = "completed"
     ROLLED_BACK = "rolled_back"

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rollguard.actions import promotion
 from rollguard.backends.base import Backend, BackendContext
 from rollguard.checks.base import CheckContext, CheckResult
 from rollguard.checks.registry import run_check
 from rollguard.clock import Clock, SystemClock
 from rollguard.engine import narrate
 from rollguard.engine.decide import RETRY_DELAY, Action, Decision, decide
-from rollguard.engine.phases import ExitCode
+from rollguard.engine.phases import ExitCode, Phase
 from rollguard.engine.state import RolloutState, fold
 from rollguard.errors import RollguardError
 from rollguard.evidence.folder import RunFolder
@@ -172,6 +173,8 @@ class Runner:
         return event
 
     def _approve_waiting(self) -> bool:
+        if self.state.phase == Phase.AWAITING_SIGNOFF:
+            return self._signoff_waiting()
         step = self.state.step
         if step is None or self.plan.steps[step].approve is None:
             return False
@@ -183,6 +186,14 @@ class Runner:
                 "approval",
                 {"step": step, "role": role, "by": person, "note": "auto-approved (demo)"},
             )
+        return bool(missing)
+
+    def _signoff_waiting(self) -> bool:
+        roles = {r for item in self.plan.signoff.checklist for r in item.roles}
+        missing = sorted(roles - set(self.state.signoffs))
+        for role in missing:
+            person = (self.plan.owners.get(role) or ["demo"])[0]
+            self._append("signoff", {"role": role, "by": person, "note": "auto-signed (demo)"})
         return bool(missing)
 
     # ------------------------------------------------------------------ actions
@@ -216,11 +227,42 @@ class Runner:
             return await self._observe(args)
         if action.action == "promote":
             await self.backend.promote()
-            return {}
+            return {"actions": await self._actions("promotion", self.plan.promotion, strict=True)}
+        if action.action == "complete":
+            return {"actions": await self._actions("completion", self.plan.on_complete)}
         if action.action == "rollback":
             await self.backend.rollback()
             return {}
         raise RollguardError(f"unknown action {action.action!r}")
+
+    async def _actions(
+        self, group: str, actions: list[Any], *, strict: bool = False
+    ) -> list[dict[str, Any]]:
+        """Run promotion or completion actions in order; ``strict`` stops at the first failure
+        (the action is then retried, and a promotion that keeps failing rolls back)."""
+        results = []
+        for index, act in enumerate(actions):
+            try:
+                result = await promotion.run_action(
+                    act,
+                    folder=self.folder,
+                    base_dir=Path(self.state.base_dir),
+                    group=group,
+                    index=index,
+                    rollout_id=self.state.id,
+                )
+            except RollguardError as exc:
+                result = {"name": act.name, "kind": act.kind, "ok": False, "detail": exc.message}
+            self.log(
+                f"{group}: {result['name']}: {'ok' if result['ok'] else 'FAILED'}: "
+                f"{result['detail']}"
+            )
+            results.append(result)
+            if strict and not result["ok"]:
+                raise RollguardError(
+                    f"{group} action {result['name']!r} failed: {result['detail']}"
+                )
+        return results
 
     def _render(self, plan: model.Plan) -> model.Plan:
         """The plan with every ``${...}`` filled in (addresses first: others refer to them)."""

@@ -150,6 +150,30 @@ class Service:
         )
         return index
 
+    def signoff(self, rollout_id: str, *, role: str, by: str, note: str = "") -> list[str]:
+        """Sign the checklist items of ``role``; returns their names."""
+        info = self.inspect(rollout_id)
+        state, plan = info.state, info.plan
+        if state.final:
+            raise GateRefused(f"rollout {state.id} is already {state.phase.value}")
+        items = [i.name for i in plan.signoff.checklist if role in i.roles]
+        if not items:
+            roles = sorted({r for i in plan.signoff.checklist for r in i.roles})
+            raise GateRefused(
+                f"no checklist item of rollout {state.id} is signed by role {role!r} "
+                f"(roles that sign: {', '.join(roles) or 'none'})"
+            )
+        allowed = plan.owners.get(role)
+        if allowed is not None and by not in allowed:
+            raise GateRefused(
+                f"{by!r} may not sign off as {role!r}: "
+                f"the plan lists {', '.join(allowed)} for that role"
+            )
+        self.store.append(
+            state.id, "signoff", {"role": role, "by": by, "note": note}, at=self.clock.now()
+        )
+        return items
+
     def abort(self, rollout_id: str, *, by: str, reason: str) -> str:
         """Ask the controller to roll back (or to stop, before anything was deployed)."""
         row = self.store.get(rollout_id)

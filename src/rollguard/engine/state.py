@@ -11,6 +11,7 @@ Event types (``data`` fields in brackets):
 - ``analysis`` [observation_seq, verdicts]: the judgement of one observation
 - ``trigger_fired`` [verdict]
 - ``approval`` [step, role, by, note] / ``abort_requested`` [by, reason]
+- ``signoff`` [role, by, note]: a person signed the checklist items of a role
 - ``resumed`` [pid]: a new controller took over; process-local resources are gone
 - ``rollout_finished`` [outcome, reason, exit_code]
 
@@ -71,6 +72,8 @@ class RolloutState:
     error_streak: dict[str, int] = field(default_factory=dict)  # trigger -> consecutive errors
     baseline: dict[str, Any] | None = None  # metric -> stable measurement before the canary
     approvals: dict[int, dict[str, str]] = field(default_factory=dict)  # step -> role -> person
+    signoffs: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> by, at, note
+    completion: dict[str, Any] | None = None  # results of the on_complete actions
     abort: dict[str, Any] | None = None
     fired: dict[str, Any] | None = None  # the verdict that fired a trigger
     rollback_reason: dict[str, Any] | None = None
@@ -128,6 +131,8 @@ def _apply(s: RolloutState, ev: Event) -> None:
         s.fired = d["verdict"]
     elif t == "approval":
         s.approvals.setdefault(int(d["step"]), {})[d["role"]] = d["by"]
+    elif t == "signoff":
+        s.signoffs[d["role"]] = {"by": d["by"], "note": d.get("note", ""), "at": ev.at}
     elif t == "abort_requested":
         if s.abort is None:
             s.abort = {"by": d.get("by", ""), "reason": d.get("reason", ""), "at": ev.at}
@@ -170,6 +175,8 @@ def _apply_result(s: RolloutState, ev: Event) -> None:
             s.observed_at = ev.at
     elif action == "promote":
         s.promoted = True
+    elif action == "complete":
+        s.completion = result
     elif action == "rollback":
         s.traffic_restored = True
         s.weight = 0

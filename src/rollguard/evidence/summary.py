@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from rollguard.engine import narrate
+from rollguard.engine import narrate, signoff
 from rollguard.engine.state import RolloutState
 from rollguard.evidence.folder import RunFolder
 from rollguard.metric_format import format_value
@@ -76,6 +76,16 @@ def render_summary(plan: model.Plan, state: RolloutState, events: list[Event]) -
             )
     else:
         lines.append("No trigger was evaluated.")
+    items = signoff.checklist(plan, state)
+    if items:
+        lines += ["", "## Sign-off checklist", ""]
+        for item in items:
+            mark = "x" if item.holds else " "
+            who = ", ".join(f"{role}: {s['by']}" for role, s in item.signed.items())
+            extra = "; ".join(item.facts + ([f"signed by {who}"] if who else []))
+            if item.missing_roles:
+                extra += ("; " if extra else "") + f"waiting for {', '.join(item.missing_roles)}"
+            lines.append(f"- [{mark}] {item.name} ({extra})")
     lines += ["", "## Timeline", ""]
     for e in events:
         text = narrate.describe(e)

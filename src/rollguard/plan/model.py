@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from rollguard.durations import parse_duration, parse_percent
+from rollguard.plan import gates
 
 API_VERSION = "rollguard/v1"
 
@@ -107,7 +108,9 @@ class VersionSpec(Model):
         if self.command is not None and self.shell is not None:
             raise ValueError("give either `command` (argv list) or `shell`, not both")
         if self.command is not None and not self.command:
-            raise ValueError("`command` is an empty list (expected an argv like [./server, --port, '3010'])")
+            raise ValueError(
+                "`command` is an empty list (expected an argv like [./server, --port, '3010'])"
+            )
         return self
 
 
@@ -146,11 +149,15 @@ BackendSpec = LocalBackendSpec
 class JsonExpect(Model):
     """An assertion on one value inside a JSON document."""
 
-    path: str = Field(description="Dotted path into the document, e.g. `summary.failed` or `items[0].id`.")
+    path: str = Field(
+        description="Dotted path into the document, e.g. `summary.failed` or `items[0].id`."
+    )
     equals: Any = Field(default=None, description="The value must equal this.")
     max: float | None = Field(default=None, description="The value must be a number <= this.")
     min: float | None = Field(default=None, description="The value must be a number >= this.")
-    exists: bool | None = Field(default=None, description="The path must (true) or must not (false) exist.")
+    exists: bool | None = Field(
+        default=None, description="The path must (true) or must not (false) exist."
+    )
 
 
 class Expect(Model):
@@ -161,7 +168,9 @@ class Expect(Model):
         default=None, description="No line of the source may match this regular expression."
     )
     contains: str | None = Field(default=None, description="The source must contain this text.")
-    not_contains: str | None = Field(default=None, description="The source must not contain this text.")
+    not_contains: str | None = Field(
+        default=None, description="The source must not contain this text."
+    )
     json_path: JsonExpect | None = Field(
         default=None, alias="json", description="The source parsed as JSON must satisfy this."
     )
@@ -200,10 +209,14 @@ class CommandCheck(CheckBase):
     """Run a command; pass when every expectation holds (default: exit code 0)."""
 
     kind: Literal["command"] = Field(description="Check kind: `command`.")
-    command: list[str] | None = Field(default=None, description="Argv to run. One of `command`, `shell`.")
+    command: list[str] | None = Field(
+        default=None, description="Argv to run. One of `command`, `shell`."
+    )
     shell: str | None = Field(default=None, description="Shell command line to run (`/bin/sh -c`).")
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables added.")
-    cwd: str | None = Field(default=None, description="Working directory, relative to the plan's folder.")
+    cwd: str | None = Field(
+        default=None, description="Working directory, relative to the plan's folder."
+    )
     artifacts: list[str] = Field(
         default_factory=list,
         description="Globs (relative to `cwd`) of files the command writes; copied into evidence.",
@@ -316,9 +329,7 @@ class BenchRequest(Model):
     method: str = Field(default="GET", description="HTTP method.")
     path: str = Field(default="/", description="Path joined to the check's `url`.")
     headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
-    json_body: Any = Field(
-        default=None, alias="json", description="JSON body (sets Content-Type)."
-    )
+    json_body: Any = Field(default=None, alias="json", description="JSON body (sets Content-Type).")
     weight: int = Field(
         default=1, ge=1, description="Share of the requests (`pick: weighted`) or repeats in turn."
     )
@@ -337,14 +348,20 @@ class BenchRequest(Model):
 
 
 class BenchTarget(Model):
-    """A bound on one bench result."""
+    """A bound on one bench result, in its unit (ms for latencies); `1%` is 0.01."""
 
-    max: Annotated[float, BeforeValidator(_percent)] | None = Field(
-        default=None, description="The value must be <= this (`1%` is 0.01)."
-    )
-    min: Annotated[float, BeforeValidator(_percent)] | None = Field(
-        default=None, description="The value must be >= this."
-    )
+    max: float | None = Field(default=None, description="The value must be <= this.")
+    min: float | None = Field(default=None, description="The value must be >= this.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _percentages(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {
+                k: parse_percent(v) if isinstance(v, str) and v.strip().endswith("%") else v
+                for k, v in data.items()
+            }
+        return data
 
     @model_validator(mode="after")
     def _a_bound(self) -> BenchTarget:
@@ -454,6 +471,8 @@ class BenchCheck(CheckBase):
         if self.url is not None:
             if (self.duration is None) == (self.count is None):
                 raise ValueError("the built-in generator needs exactly one of duration, count")
+            if self.duration is not None and self.duration >= self.timeout:
+                raise ValueError("`timeout` must be longer than `duration` (it bounds the bench)")
         else:
             ways = [self.parser, self.regex, self.paths or None]
             if sum(w is not None for w in ways) != 1:
@@ -589,7 +608,7 @@ class PrometheusMetric(Model):
     samples_query: str | None = Field(
         default=None,
         description="PromQL giving the request count behind the value (for `min_samples`), "
-        "e.g. `sum(increase(http_requests_total{version=\"{{version}}\"}[{{window}}]))`. "
+        'e.g. `sum(increase(http_requests_total{version="{{version}}"}[{{window}}]))`. '
         "Without it, samples is the number of points (1 for an instant query).",
     )
     on_nan: Literal["error", "no_data"] = Field(
@@ -739,7 +758,9 @@ def _default_metric_kind(metrics: Any) -> Any:
     """``kind: builtin`` for a metric written without a kind (the plan format's default)."""
     if isinstance(metrics, dict):
         return {
-            name: {"kind": "builtin", **spec} if isinstance(spec, dict) and "kind" not in spec else spec
+            name: {"kind": "builtin", **spec}
+            if isinstance(spec, dict) and "kind" not in spec
+            else spec
             for name, spec in metrics.items()
         }
     return metrics
@@ -793,7 +814,9 @@ class Trigger(Model):
         "does not make every blip a regression.",
     )
     min_samples: int | None = Field(
-        default=None, ge=1, description="Requests needed for a verdict; default `analysis.min_samples`."
+        default=None,
+        ge=1,
+        description="Requests needed for a verdict; default `analysis.min_samples`.",
     )
 
     @model_validator(mode="after")
@@ -820,7 +843,8 @@ class Analysis(Model):
     interval: Duration = Field(default=10.0, gt=0, description="Triggers are evaluated this often.")
     window: Duration = Field(default=60.0, gt=0, description="Default window of every metric.")
     baseline: Duration = Field(
-        default=30.0, description="How long the stable version is measured before any canary traffic."
+        default=30.0,
+        description="How long the stable version is measured before any canary traffic.",
     )
     min_samples: int = Field(
         default=50, ge=1, description="Requests a version needs in a window for a verdict."
@@ -886,6 +910,95 @@ class RollbackSpec(Model):
     )
 
 
+# ---------------------------------------------------------------------------- incidents
+
+
+class SinkBase(Model):
+    """Fields that every incident sink has."""
+
+    name: str | None = Field(
+        default=None, description="Label of this sink in results and events; default its kind."
+    )
+    timeout: Duration = Field(
+        default=10.0, gt=0, description="How long one delivery attempt may take."
+    )
+    retries: int = Field(
+        default=3,
+        ge=0,
+        description="Further attempts after a connection error, a timeout, a 5xx or a 429 "
+        "(a 4xx other than 429 is not retried).",
+    )
+    backoff: Duration = Field(
+        default=1.0, description="Wait before the first retry; it doubles after each attempt."
+    )
+
+
+class WebhookSink(SinkBase):
+    """POST the incident as JSON: `{"event": "rollguard.incident", "incident": {...}}`."""
+
+    kind: Literal["webhook"] = Field(description="Sink kind: `webhook`.")
+    url: str = Field(
+        description="URL that receives the POST, e.g. `${env.INCIDENT_WEBHOOK_URL}`. "
+        "Never written to evidence or results."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Request headers, e.g. `Authorization: Bearer ${env.HOOK_TOKEN}`.",
+    )
+
+
+class GithubSink(SinkBase):
+    """Open a GitHub issue whose body is the incident report (REST API)."""
+
+    kind: Literal["github"] = Field(description="Sink kind: `github`.")
+    repo: str = Field(description="Repository as `owner/name`, e.g. `acme/chat`.")
+    token_env: str = Field(
+        default="GITHUB_TOKEN",
+        description="Name of the environment variable holding the token (issues: write). "
+        "The token itself never appears in the plan, evidence or results.",
+    )
+    api_url: str = Field(
+        default="https://api.github.com",
+        description="Base URL of the REST API (GitHub Enterprise: `https://HOST/api/v3`).",
+    )
+    labels: list[str] = Field(default_factory=list, description="Labels of the new issue.")
+    assignees: list[str] = Field(
+        default_factory=list, description="Logins assigned to the new issue."
+    )
+
+    @model_validator(mode="after")
+    def _repo_is_owner_name(self) -> GithubSink:
+        owner, sep, name = self.repo.partition("/")
+        if "${" not in self.repo and (not sep or not owner or not name or "/" in name):
+            raise ValueError(f"repo must be owner/name like acme/chat, not {self.repo!r}")
+        return self
+
+
+class SlackSink(SinkBase):
+    """Post a short message to a Slack incoming webhook."""
+
+    kind: Literal["slack"] = Field(description="Sink kind: `slack`.")
+    url: str = Field(
+        description="Incoming webhook URL, usually `${env.SLACK_WEBHOOK_URL}` (it is a secret: "
+        "never written to evidence or results)."
+    )
+
+
+AnySink = WebhookSink | GithubSink | SlackSink
+
+Sink = Annotated[AnySink, Field(discriminator="kind")]
+"""An incident sink, chosen by its `kind:` field."""
+
+
+class IncidentSpec(Model):
+    """Where the incident report of a rollback is sent (it is always written to evidence)."""
+
+    sinks: list[Sink] = Field(
+        default_factory=list,
+        description="Sinks, tried concurrently; a failing sink never blocks the rollback.",
+    )
+
+
 # ---------------------------------------------------------------------------- the plan
 
 
@@ -920,6 +1033,26 @@ class Plan(Model):
     rollback: RollbackSpec = Field(
         default_factory=RollbackSpec, description="What to verify after a rollback."
     )
+    incident: IncidentSpec = Field(
+        default_factory=IncidentSpec,
+        description="Where the incident report of a rollback is sent (`incident.md` and "
+        "`incident.json` are always written to evidence).",
+    )
+    window: gates.WindowSpec | None = Field(
+        default=None, description="Maintenance window for moving traffic (none: any time)."
+    )
+    promotion: list[gates.PromotionAction] = Field(
+        default_factory=list,
+        description="Actions that make the candidate the stable version, after post-validation.",
+    )
+    signoff: gates.SignoffSpec = Field(
+        default_factory=gates.SignoffSpec,
+        description="The sign-off checklist; the rollout completes when every item holds.",
+    )
+    on_complete: list[gates.CompletionAction] = Field(
+        default_factory=list,
+        description="Actions after completion (e.g. mark the tracking task done).",
+    )
     owners: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Roles and the people who may act for them, e.g. `sre: [bob]`.",
@@ -945,6 +1078,20 @@ class Plan(Model):
                     raise ValueError(f"steps[{i}].approve: unknown role {role!r} (owners: {known})")
         if not self.steps:
             raise ValueError("steps: at least one step is needed")
+        check_names = {c.name for _group, c in self.all_checks()}
+        for i, item in enumerate(self.signoff.checklist):
+            for name in item.checks_passed:
+                if name not in check_names:
+                    raise ValueError(
+                        f"signoff.checklist[{i}].checks_passed: no check named {name!r} "
+                        f"(checks: {', '.join(sorted(check_names)) or 'none'})"
+                    )
+            for role in item.roles:
+                if self.owners and role not in self.owners:
+                    known = ", ".join(sorted(self.owners))
+                    raise ValueError(
+                        f"signoff.checklist[{i}].roles: unknown role {role!r} (owners: {known})"
+                    )
         return self
 
     def all_checks(self) -> list[tuple[str, AnyCheck]]:
