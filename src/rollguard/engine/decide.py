@@ -162,10 +162,21 @@ def _preflight(plan: model.Plan, s: RolloutState) -> Decision:
 
 
 def needs_baseline(plan: model.Plan) -> bool:
-    """Whether any trigger compares with the stable version (so a baseline is measured)."""
-    return plan.analysis.baseline > 0 and any(
-        c.max_ratio_to_baseline is not None for t in plan.triggers for c in t.conditions()
-    )
+    """Whether the stable version is measured before any canary traffic: it is when triggers
+    exist (their metrics must answer for stable, and ratio bounds need a baseline)."""
+    return plan.analysis.baseline > 0 and bool(plan.triggers)
+
+
+def silent_metrics(plan: model.Plan, baseline: dict[str, Any]) -> list[str]:
+    """Trigger metrics that did not answer for stable in the baseline (error or no data)."""
+    out = []
+    for name in sorted({t.metric for t in plan.triggers}):
+        m = baseline.get(name) or {}
+        if m.get("error"):
+            out.append(f"{name}: {m['error']}")
+        elif m.get("value") is None:
+            out.append(f"{name}: no data for stable")
+    return out
 
 
 def _baseline(plan: model.Plan, s: RolloutState, now: float) -> Decision:
@@ -176,6 +187,12 @@ def _baseline(plan: model.Plan, s: RolloutState, now: float) -> Decision:
         if now < ends:
             return Decision(wake_at=ends, waiting="measuring the stable baseline")
         return _do(s, "observe", {"purpose": "baseline", "since": s.phase_since, "until": ends})
+    silent = silent_metrics(plan, s.baseline or {}) if needs_baseline(plan) else []
+    if silent:
+        # The metrics that would protect the canary do not work: nothing may move.
+        return _roll_back(
+            "preflight_metrics", "metrics do not answer for stable: " + "; ".join(silent)
+        )
     return Decision(
         events=[
             ("phase_entered", {"phase": Phase.CANARY}),
@@ -366,10 +383,9 @@ def _rolling_back(plan: model.Plan, s: RolloutState) -> Decision:
     verify = s.checks.get("rollback.verify")
     if verify is not None and not verify.get("passed"):
         reason += "; rollback verification FAILED: stable needs attention"
-    aborted = (s.rollback_reason or {}).get("kind") == "abort"
-    return _finish(
-        Phase.ROLLED_BACK,
-        "aborted" if aborted else "rolled_back",
-        reason,
-        ExitCode.ABORTED if aborted else ExitCode.ROLLED_BACK,
-    )
+    kind = (s.rollback_reason or {}).get("kind")
+    if kind == "abort":
+        return _finish(Phase.ROLLED_BACK, "aborted", reason, ExitCode.ABORTED)
+    if kind == "preflight_metrics":  # the candidate never got traffic: a preflight failure
+        return _finish(Phase.FAILED, "preflight_failed", reason, ExitCode.PREFLIGHT_FAILED)
+    return _finish(Phase.ROLLED_BACK, "rolled_back", reason, ExitCode.ROLLED_BACK)
