@@ -5,7 +5,7 @@
 set -euo pipefail
 need=()
 # command -> Debian package
-declare -A packages=([prometheus]=prometheus)
+declare -A packages=([prometheus]=prometheus [docker-registry]=docker-registry [wrk]=wrk)
 for cmd in "${!packages[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("${packages[$cmd]}")
 done

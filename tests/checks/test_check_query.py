@@ -63,7 +63,9 @@ async def test_sqlite_count_against_expectations(
     ctx: CheckContext, chat_db: Path, expectation: dict[str, Any], status: str
 ) -> None:
     sql = "SELECT count(*) FROM messages WHERE thread_id = :thread"
-    result = await run(ctx, url=f"sqlite:///{chat_db}", sql=sql, params={"thread": 1}, **expectation)
+    result = await run(
+        ctx, url=f"sqlite:///{chat_db}", sql=sql, params={"thread": 1}, **expectation
+    )
     assert result.status == status, result
     record = evidence(ctx)
     assert record["result"] == 3

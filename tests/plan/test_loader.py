@@ -160,14 +160,14 @@ MISTAKES = [
         HEAD + "  - weight: 5\npreflight:\n  - name: tests\n    kind: grpc\n",
         13,
         "preflight[0].kind",
-        "unknown check kind 'grpc' (known kinds: command, http)",
+        "unknown check kind 'grpc' (known kinds: command, http, query, bench, image)",
     ),
     (
         "check-without-kind",
         HEAD + "  - weight: 5\npost_validation:\n  - name: tests\n",
         12,
         "post_validation[0].kind",
-        "missing 'kind' (expected a check kind: command, http)",
+        "missing 'kind' (expected a check kind: command, http, query, bench, image)",
     ),
     (
         "tag-dropped-from-nested-path",

@@ -77,4 +77,10 @@ def test_shape_of_reads_units_bounds_and_tags() -> None:
     (item,) = schema.shape_of(preflight.annotation, preflight).tp.__args__
     checks = schema.shape_of(item)
     assert checks.discriminator == "kind"
-    assert checks.tags() == {"command": model.CommandCheck, "http": model.HttpCheck}
+    assert checks.tags() == {
+        "command": model.CommandCheck,
+        "http": model.HttpCheck,
+        "query": model.QueryCheck,
+        "bench": model.BenchCheck,
+        "image": model.ImageCheck,
+    }

@@ -30,7 +30,6 @@ import decimal
 import json
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,34 +48,35 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)(.*)$", re.DOTALL)
 _SECRET_PARAM = re.compile(r"(?i)([?&;](?:password|passwd|pwd|sslpassword)=)([^&;#]*)")
 
 
+def _split_userinfo(url: str) -> tuple[str, str | None, str | None, str]:
+    """``(scheme://, user, password, rest after the '@')``; user and password None if absent."""
+    match = _SCHEME.match(url)
+    if match is None:
+        return "", None, None, url
+    scheme, rest = match.groups()
+    query_at = rest.find("?")
+    at = rest.rfind("@", 0, query_at if query_at >= 0 else len(rest))
+    if at < 0 or ":" not in rest[:at]:
+        return scheme, None, None, rest
+    user, password = rest[:at].split(":", 1)
+    return scheme, user, password, rest[at + 1 :]
+
+
 def redact_db_url(url: str) -> str:
     """``url`` with its password and ``password=`` parameters replaced by ``***``.
 
     >>> redact_db_url("postgresql+psycopg://app:s3cret@db:5432/chat?password=x&sslmode=require")
     'postgresql+psycopg://app:***@db:5432/chat?password=***&sslmode=require'
     """
-    match = _SCHEME.match(url)
-    if match is None:
-        return _SECRET_PARAM.sub(r"\1***", url)
-    scheme, rest = match.groups()
-    query_at = rest.find("?")
-    at = rest.rfind("@", 0, query_at if query_at >= 0 else len(rest))
-    if at >= 0 and ":" in rest[:at]:
-        user = rest[:at].split(":", 1)[0]
-        rest = f"{user}:***{rest[at:]}"
+    scheme, user, password, rest = _split_userinfo(url)
+    if password is not None:
+        rest = f"{user}:***@{rest}"
     return scheme + _SECRET_PARAM.sub(r"\1***", rest)
 
 
 def url_secrets(url: str) -> list[str]:
     """The secret values in ``url`` (as written and URL-decoded), longest first."""
-    found: list[str] = []
-    match = _SCHEME.match(url)
-    if match is not None:
-        rest = match.group(2)
-        query_at = rest.find("?")
-        at = rest.rfind("@", 0, query_at if query_at >= 0 else len(rest))
-        if at >= 0 and ":" in rest[:at]:
-            found.append(rest[:at].split(":", 1)[1])
+    found = [_split_userinfo(url)[2] or ""]
     found += [m.group(2) for m in _SECRET_PARAM.finditer(url)]
     values = {v for s in found if s for v in (s, unquote(s))}
     return sorted(values, key=len, reverse=True)
@@ -335,8 +335,8 @@ def _mongo_blocking(spec: model.QueryCheck, query: Any) -> Answer:
         docs = [_jsonable({k: v for k, v in d.items() if keep_id or k != "_id"}) for d in cursor]
         return Answer(rows=docs[: spec.limit], truncated=len(docs) > spec.limit, query=asked)
     except errors.ConfigurationError as exc:
-        hint = "set `database` or name it in the URL"
-        raise QueryError(f"MongoDB configuration: {exc} ({hint})") from None
+        hint = " (set `database` or name it in the URL)" if spec.database is None else ""
+        raise QueryError(f"MongoDB configuration: {exc}{hint}") from None
     except errors.ServerSelectionTimeoutError:
         raise QueryError(f"no MongoDB server answered within {timeout_ms} ms") from None
     except errors.PyMongoError as exc:
@@ -357,15 +357,13 @@ def _jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
-    if isinstance(value, uuid.UUID):
-        return str(value)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    return str(value)  # ObjectId and other driver types
+    return str(value)  # UUID, ObjectId and other driver types
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -17,18 +17,25 @@ from collections.abc import Callable
 from typing import Any
 
 from rollguard.checks.base import Check, CheckContext, CheckResult
+from rollguard.checks.bench import BenchCheckRunner
 from rollguard.checks.command import CommandCheckRunner
 from rollguard.checks.http import HttpCheckRunner
+from rollguard.checks.image import ImageCheckRunner
+from rollguard.checks.query import QueryCheckRunner
 from rollguard.plugin import Registry
 
 CheckFactory = Callable[[], Check]
 """What the registry holds: a runner class (or any callable building a :class:`Check`)."""
 
 checks: Registry[CheckFactory] = Registry("rollguard.checks")
-"""Check runners by kind: ``command``, ``http`` and any installed through entry points."""
+"""Check runners by kind: ``command``, ``http``, ``query``, ``bench``, ``image`` and any
+installed through entry points."""
 
 checks.register("command", CommandCheckRunner)
 checks.register("http", HttpCheckRunner)
+checks.register("query", QueryCheckRunner)
+checks.register("bench", BenchCheckRunner)
+checks.register("image", ImageCheckRunner)
 
 
 async def run_check(
