@@ -87,9 +87,7 @@ class PrometheusServer:
         last: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             last = self.query(promql)
-            if last and (
-                min_value is None or any(float(s["value"][1]) >= min_value for s in last)
-            ):
+            if last and (min_value is None or any(float(s["value"][1]) >= min_value for s in last)):
                 return last
             if self.proc.poll() is not None:
                 raise AssertionError(f"prometheus exited {self.proc.returncode}:\n{self.log()}")

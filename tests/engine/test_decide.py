@@ -154,6 +154,9 @@ def test_rolling_back_moves_weight_to_zero_first_then_restores_stable(log: Log) 
     assert d.action is not None and d.action.action == "rollback"
     log.act("rollback", T0 + 14)
     d = decide(plan, log.state(), T0 + 14)
+    assert d.action is not None and d.action.action == "incident"
+    log.act("incident", T0 + 14, result={"files": [], "deliveries": []})
+    d = decide(plan, log.state(), T0 + 14)
     assert dict(d.events)["rollout_finished"]["exit_code"] == ExitCode.ROLLED_BACK
 
 
@@ -185,6 +188,7 @@ def test_abort_in_canary_rolls_back_and_ends_aborted_with_exit_5(log: Log) -> No
     assert dict(d.events)["phase_entered"]["kind"] == "abort"
     log.apply(d.events, T0 + 12)
     log.act("set_weight", T0 + 12, weight=0).act("rollback", T0 + 12)
+    log.act("incident", T0 + 12, result={"files": [], "deliveries": []})
     d = decide(plan, log.state(), T0 + 12)
     finished = dict(d.events)["rollout_finished"]
     assert finished["outcome"] == "aborted" and finished["exit_code"] == ExitCode.ABORTED

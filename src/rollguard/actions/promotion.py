@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import glob
 import shutil
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from rollguard.checks import registry_client
 from rollguard.checks.base import CheckContext
 from rollguard.checks.registry import run_check
 from rollguard.errors import PermanentError
@@ -27,7 +29,7 @@ from rollguard.plan import gates, model
 
 
 async def run_action(
-    action: gates.RewriteAction | gates.CommandAction | gates.WebhookAction,
+    action: gates.RewriteAction | gates.RetagAction | gates.CommandAction | gates.WebhookAction,
     *,
     folder: RunFolder,
     base_dir: Path,
@@ -40,6 +42,8 @@ async def run_action(
     where.mkdir(parents=True, exist_ok=True)
     if isinstance(action, gates.RewriteAction):
         return _rewrite(action, where=where, base_dir=base_dir, folder=folder)
+    if isinstance(action, gates.RetagAction):
+        return await _retag(action, where=where, folder=folder)
     if isinstance(action, gates.CommandAction):
         check = model.CommandCheck(
             kind="command",
@@ -111,6 +115,31 @@ def _rewrite(
         "evidence": folder.relative(where),
         "reversible": True,
     }
+
+
+async def _retag(
+    action: gates.RetagAction, *, where: Path, folder: RunFolder
+) -> dict[str, Any]:
+    ref = registry_client.parse_image(action.image)
+    try:
+        async with registry_client.RegistryClient(
+            ref.registry, insecure=action.insecure, username=action.username,
+            password=action.password,
+        ) as client:
+            before = await client.find_manifest(ref.repository, action.tag)
+            digest = await client.retag(ref.repository, ref.reference, action.tag)
+    except registry_client.RegistryError as exc:
+        raise PermanentError(f"retag {action.name!r}: {exc}") from exc
+    record = {
+        "image": action.image,
+        "tag": f"{ref.registry}/{ref.repository}:{action.tag}",
+        "digest": digest,
+        "previous_digest": before.digest if before else None,  # what undoing restores
+    }
+    (where / "retag.json").write_text(json.dumps(record, indent=2) + "\n")
+    return {"name": action.name, "kind": "retag", "ok": True,
+            "detail": f"{record['tag']} -> {digest}", "evidence": folder.relative(where),
+            "reversible": before is not None, **record}
 
 
 async def _webhook(

@@ -362,6 +362,50 @@ def abort(
 
 
 @app.command()
+def report(
+    rollout_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Rollout id (a unique prefix works).")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="md (report.md), html (report.html) or both.")
+    ] = "both",
+    store: StoreOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Render the migration audit of a rollout (finished or not) into its evidence folder."""
+    from rollguard.evidence import report as audit
+    from rollguard.evidence.folder import RunFolder
+
+    if fmt not in ("md", "html", "both"):
+        raise typer.BadParameter(f"expected md, html or both, not {fmt!r}", param_hint="--format")
+    with errors_to_exit(output):
+        svc = Service(store)
+        info = svc.inspect(rollout_id)
+        run_dir = Path(info.state.run_dir)
+        data = audit.build_report(
+            info.plan, info.state, svc.store.events(info.state.id), run_dir=run_dir
+        )
+        folder = RunFolder(run_dir)
+        md = audit.write_markdown(folder, data) if fmt != "html" else None
+        html = audit.write_html(folder, data) if fmt != "md" else None
+        if output == Output.json:
+            emit_json(
+                {
+                    "markdown": None if md is None else str(md),
+                    "html": None if html is None else str(html),
+                    "checklist": data["checklist"],
+                }
+            )
+        else:
+            console.print(
+                f"migration audit of {info.state.id} ({data['outcome']})", highlight=False
+            )
+            for path in (md, html):
+                if path is not None:
+                    console.print(str(path), highlight=False)
+
+
+@app.command()
 def validate(
     plan: Annotated[Path, typer.Argument(help="The plan file (YAML).")],
     output: OutputOpt = Output.text,

@@ -38,7 +38,8 @@ RETRY_DELAY = 1.0
 class Action:
     """Something the runner must do in the world."""
 
-    action: str  # prepare | set_weight | run_checks | observe | promote | rollback | complete
+    # prepare | set_weight | run_checks | observe | promote | rollback | incident | complete
+    action: str
     args: dict[str, Any] = field(default_factory=dict)
 
 
@@ -379,11 +380,13 @@ def _rolling_back(plan: model.Plan, s: RolloutState) -> Decision:
         return _do(s, "rollback")
     if plan.rollback.verify and "rollback.verify" not in s.checks:
         return _do(s, "run_checks", {"group": "rollback.verify"})
+    kind = (s.rollback_reason or {}).get("kind")
+    if s.incident is None and kind != "preflight_metrics":
+        return _do(s, "incident")  # write the incident report and deliver it to the sinks
     reason = (s.rollback_reason or {}).get("reason", "")
     verify = s.checks.get("rollback.verify")
     if verify is not None and not verify.get("passed"):
         reason += "; rollback verification FAILED: stable needs attention"
-    kind = (s.rollback_reason or {}).get("kind")
     if kind == "abort":
         return _finish(Phase.ROLLED_BACK, "aborted", reason, ExitCode.ABORTED)
     if kind == "preflight_metrics":  # the candidate never got traffic: a preflight failure

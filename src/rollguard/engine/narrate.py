@@ -34,13 +34,13 @@ def describe(event: Event) -> str:
             return f"setting candidate weight to {args['weight']}%"
         if action == "run_checks":
             return f"running {args['group']} checks"
-        if action in ("prepare", "promote", "rollback"):
-            return {
-                "prepare": "starting versions and router",
-                "promote": "promoting the candidate",
-                "rollback": "rolling back: restoring stable",
-            }[action]
-        return ""
+        return {
+            "prepare": "starting versions and router",
+            "promote": "promoting the candidate",
+            "rollback": "rolling back: restoring stable",
+            "incident": "writing the incident report and notifying",
+            "complete": "running the completion actions",
+        }.get(action, "")
     if t == "action_finished":
         if d.get("interrupted"):
             return f"{d['action']} was interrupted by a controller stop; it will be redone"

@@ -29,10 +29,12 @@ from rollguard.engine.decide import RETRY_DELAY, Action, Decision, decide
 from rollguard.engine.phases import ExitCode, Phase
 from rollguard.engine.state import RolloutState, fold
 from rollguard.errors import RollguardError
+from rollguard.evidence import incident
 from rollguard.evidence.folder import RunFolder
 from rollguard.evidence.summary import write_summary
 from rollguard.metrics.base import Measurement
 from rollguard.metrics.registry import measure
+from rollguard.notify.deliver import deliver
 from rollguard.plan import model, templates
 from rollguard.plan.loader import parse_plan
 from rollguard.plugin import Registry
@@ -228,12 +230,29 @@ class Runner:
         if action.action == "promote":
             await self.backend.promote()
             return {"actions": await self._actions("promotion", self.plan.promotion, strict=True)}
+        if action.action == "incident":
+            return await self._incident()
         if action.action == "complete":
             return {"actions": await self._actions("completion", self.plan.on_complete)}
         if action.action == "rollback":
             await self.backend.rollback()
             return {}
         raise RollguardError(f"unknown action {action.action!r}")
+
+    async def _incident(self) -> dict[str, Any]:
+        """Write incident.md/json, then deliver to every sink; a failing sink never blocks."""
+        data = incident.build_incident(
+            self.plan, self.state, self.store.events(self.id), run_dir=self.folder.path
+        )
+        md, js = incident.write_incident(self.folder, data)
+        self.log(f"incident report written: {md}")
+        results = await deliver(self.plan.incident.sinks, data)
+        for r in results:
+            self.log(f"incident sent to {r.sink}: {'ok' if r.ok else 'FAILED'}: {r.detail}")
+        return {
+            "files": [self.folder.relative(md), self.folder.relative(js)],
+            "deliveries": [r.to_dict() for r in results],
+        }
 
     async def _actions(
         self, group: str, actions: list[Any], *, strict: bool = False

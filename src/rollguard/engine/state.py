@@ -74,6 +74,7 @@ class RolloutState:
     approvals: dict[int, dict[str, str]] = field(default_factory=dict)  # step -> role -> person
     signoffs: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> by, at, note
     completion: dict[str, Any] | None = None  # results of the on_complete actions
+    incident: dict[str, Any] | None = None  # incident files and sink deliveries
     abort: dict[str, Any] | None = None
     fired: dict[str, Any] | None = None  # the verdict that fired a trigger
     rollback_reason: dict[str, Any] | None = None
@@ -177,6 +178,8 @@ def _apply_result(s: RolloutState, ev: Event) -> None:
         s.promoted = True
     elif action == "complete":
         s.completion = result
+    elif action == "incident":
+        s.incident = result
     elif action == "rollback":
         s.traffic_restored = True
         s.weight = 0

@@ -79,17 +79,15 @@ class PrometheusProvider:
         }
         try:
             query = render_query(spec.query, values)
-            samples_query = (
-                render_query(spec.samples_query, values) if spec.samples_query else None
-            )
+            samples_query = render_query(spec.samples_query, values) if spec.samples_query else None
             async with self._client(spec) as client:
-                series = await self._evaluate(client, spec, query, since=since, until=until)
+                series = await self._evaluate(client, spec, query=query, since=since, until=until)
                 value, points = reduce_series(series, spec)
                 if value is None:
                     return Measurement(None, 0)
                 samples = points
                 if samples_query is not None:
-                    counted = await self._instant(client, spec, samples_query, at=until)
+                    counted = await self._instant(client, spec, query=samples_query, at=until)
                     samples = count_samples(counted)
         except PrometheusError as exc:
             return Measurement(None, 0, error=str(exc))
@@ -117,33 +115,38 @@ class PrometheusProvider:
         self,
         client: httpx.AsyncClient,
         spec: model.PrometheusMetric,
-        query: str,
         *,
+        query: str,
         since: float,
         until: float,
     ) -> list[Series]:
         if spec.mode == "instant":
-            return await self._instant(client, spec, query, at=until)
+            return await self._instant(client, spec, query=query, at=until)
         step = spec.step or max(1.0, (until - since) / 30)
         params = {
             "query": query,
             "start": f"{since:.3f}",
             "end": f"{until:.3f}",
             "step": f"{step:g}",
-            "timeout": f"{spec.timeout:g}s",
+            "timeout": f"{max(1, round(spec.timeout * 1000))}ms",
         }
-        return parse_result(await self._get(client, spec, "api/v1/query_range", params))
+        return parse_result(await self._get(client, spec, path="api/v1/query_range", params=params))
 
     async def _instant(
-        self, client: httpx.AsyncClient, spec: model.PrometheusMetric, query: str, *, at: float
+        self, client: httpx.AsyncClient, spec: model.PrometheusMetric, *, query: str, at: float
     ) -> list[Series]:
-        params = {"query": query, "time": f"{at:.3f}", "timeout": f"{spec.timeout:g}s"}
-        return parse_result(await self._get(client, spec, "api/v1/query", params))
+        params = {
+            "query": query,
+            "time": f"{at:.3f}",
+            "timeout": f"{max(1, round(spec.timeout * 1000))}ms",
+        }
+        return parse_result(await self._get(client, spec, path="api/v1/query", params=params))
 
     async def _get(
         self,
         client: httpx.AsyncClient,
         spec: model.PrometheusMetric,
+        *,
         path: str,
         params: dict[str, str],
     ) -> dict[str, Any]:

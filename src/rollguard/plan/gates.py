@@ -95,6 +95,20 @@ class RewriteAction(_Model):
     with_: str = Field(alias="with", description="Replacement (e.g. `chat:go-3f9c2e1`).")
 
 
+class RetagAction(_Model):
+    """Point a registry tag (the stable channel) at the candidate image's manifest."""
+
+    kind: Literal["retag"] = Field(description="Promotion kind: `retag`.")
+    name: str = Field(default="retag image", description="Name shown in evidence.")
+    image: str = Field(description="The image promoted, e.g. `registry/chat:go-3f9c2e1`.")
+    tag: str = Field(description="The tag made to point at it, e.g. `stable`.")
+    insecure: bool = Field(default=False, description="Talk plain HTTP to the registry.")
+    username: str | None = Field(default=None, description="Registry user (token or basic).")
+    password: str | None = Field(
+        default=None, description="Registry password, usually `${env.REGISTRY_PASSWORD}`."
+    )
+
+
 class CommandAction(_Model):
     """Run a command (promote an image with your own tooling, update a tracker)."""
 
@@ -127,7 +141,9 @@ class WebhookAction(_Model):
     )
 
 
-PromotionAction = Annotated[RewriteAction | CommandAction, Field(discriminator="kind")]
+PromotionAction = Annotated[
+    RewriteAction | RetagAction | CommandAction, Field(discriminator="kind")
+]
 """An action that makes the candidate the stable version outside the backend."""
 
 CompletionAction = Annotated[CommandAction | WebhookAction, Field(discriminator="kind")]

@@ -102,7 +102,10 @@ class JudgeVerdict:
 class Judge(Protocol):
     """A statistical rule over one metric, fed one interval at a time."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The ``kind`` the judge is registered under (``"sequential"``)."""
+        ...
 
     def initial_state(self) -> dict[str, Any]:
         """The state before the first interval (a plain JSON-serialisable dict)."""

@@ -161,7 +161,9 @@ class ThresholdJudge:
     def _fail_verdict(
         self, state: dict[str, Any], why: str, inputs: dict[str, Any]
     ) -> base.JudgeVerdict:
-        reason = f"{why}; {state['failed']} failing measurements > failure_limit {self.failure_limit}"
+        reason = (
+            f"{why}; {state['failed']} failing measurements > failure_limit {self.failure_limit}"
+        )
         return base.JudgeVerdict("fail", reason, self._counts(state, inputs))
 
     def _counts(self, state: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:

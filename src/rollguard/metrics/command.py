@@ -1,0 +1,198 @@
+"""The ``command`` metric provider: a number printed by a command.
+
+The command runs once per version and observation, as an argv (``command``) or a shell line
+(``shell``), with ``{{name}}`` templates filled in: ``{{version}}``, ``{{role}}``,
+``{{window}}`` (e.g. ``30s``), ``{{since}}`` and ``{{until}}`` (Unix seconds), plus any label
+the runner passes (shell-quoted in ``shell``). The same values are in its environment as
+``ROLLGUARD_ROLE``, ``ROLLGUARD_VERSION``, ``ROLLGUARD_WINDOW``, ``ROLLGUARD_SINCE`` and
+``ROLLGUARD_UNTIL``.
+
+The number is read from stdout: the whole of it (``0.004``), the group ``value`` of ``regex``,
+or the value at ``path`` when stdout is JSON. ``samples`` is the group ``samples`` of
+``regex`` or the value at ``samples_path`` when given, else 1 (a trigger on such a metric
+usually wants ``min_samples: 1``).
+
+A non-zero exit, a timeout, or stdout without a number (NaN and infinities included) is a
+provider *error*, never a pass. JSON ``null`` at ``path`` is *no data*.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import re
+import shlex
+import signal
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rollguard.metrics.base import Measurement
+from rollguard.plan import model
+
+_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+_PATH_STEP = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
+
+
+class CommandMetricError(Exception):
+    """The command gave no usable number; the message says why."""
+
+
+class CommandProvider:
+    """Runs a command for one version and parses a number from its output.
+
+    Example::
+
+        provider = CommandProvider(labels={"role": "candidate", "version": "go"})
+        spec = CommandMetric(kind="command", shell="./error-rate.sh {{version}} {{window}}")
+        m = await provider.measure(spec, version="candidate", since=t0, until=t1)
+        m.value  # 0.004
+    """
+
+    def __init__(self, *, labels: Mapping[str, str] | None = None) -> None:
+        self._labels = dict(labels or {})
+
+    async def measure(
+        self, spec: model.CommandMetric, *, version: str, since: float, until: float
+    ) -> Measurement:
+        """Run ``spec``'s command for ``version`` and read its number."""
+        values = {
+            "role": version,
+            **self._labels,
+            "window": f"{max(1, round(until - since))}s",
+            "since": str(int(since)),
+            "until": str(int(until)),
+        }
+        try:
+            stdout = await _run(spec, values)
+            return parse_output(stdout, spec)
+        except CommandMetricError as exc:
+            return Measurement(None, 0, error=str(exc))
+
+
+def fill(text: str, values: Mapping[str, str], *, quote: Callable[[str], str] = str) -> str:
+    """Fill in ``{{name}}`` templates, each value passed through ``quote``.
+
+    >>> fill("rate.sh {{version}}", {"version": "go"}, quote=shlex.quote)
+    'rate.sh go'
+    """
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            known = ", ".join(sorted(values))
+            raise CommandMetricError(f"unknown template {{{{{name}}}}} (known: {known})")
+        return quote(values[name])
+
+    return _TEMPLATE.sub(one, text)
+
+
+async def _run(spec: model.CommandMetric, values: Mapping[str, str]) -> str:
+    env = {
+        **os.environ,
+        **spec.env,
+        **{f"ROLLGUARD_{k.upper()}": v for k, v in values.items() if k.isidentifier()},
+    }
+    pipe, devnull = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
+    try:
+        # A new session per command so that a timeout also stops what a shell started.
+        if spec.command is not None:
+            proc = await asyncio.create_subprocess_exec(
+                *[fill(arg, values) for arg in spec.command],
+                env=env, cwd=spec.cwd, stdin=devnull, stdout=pipe, stderr=pipe,
+                start_new_session=True,
+            )  # fmt: skip
+        else:
+            proc = await asyncio.create_subprocess_shell(
+                fill(spec.shell or "", values, quote=shlex.quote),
+                env=env, cwd=spec.cwd, stdin=devnull, stdout=pipe, stderr=pipe,
+                start_new_session=True,
+            )  # fmt: skip
+    except OSError as exc:
+        raise CommandMetricError(f"cannot run the metric command: {exc}") from None
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=spec.timeout)
+    except TimeoutError:
+        _kill_group(proc)
+        await proc.wait()
+        raise CommandMetricError(f"the metric command timed out after {spec.timeout:g}s") from None
+    except asyncio.CancelledError:
+        _kill_group(proc)
+        raise
+    if proc.returncode != 0:
+        last = err.decode("utf-8", errors="replace").strip().splitlines()[-1:] or [""]
+        raise CommandMetricError(f"the metric command exited {proc.returncode}: {last[0][:200]}")
+    return out.decode("utf-8", errors="replace")
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def parse_output(stdout: str, spec: model.CommandMetric) -> Measurement:
+    """The measurement in a command's stdout, as ``spec`` says to read it.
+
+    >>> spec = model.CommandMetric(kind="command", shell="x", regex=r"p95=(?P<value>\\S+)")
+    >>> parse_output("count=10 p95=0.25\\n", spec)
+    Measurement(value=0.25, samples=1, error=None)
+    """
+    if spec.regex is not None:
+        try:
+            match = re.search(spec.regex, stdout)
+        except re.error as exc:
+            raise CommandMetricError(f"bad regex {spec.regex!r}: {exc}") from None
+        if match is None or "value" not in match.re.groupindex:
+            raise CommandMetricError(f"no group 'value' of {spec.regex!r} in: {stdout[:200]!r}")
+        found = match.groupdict()
+        samples = found.get("samples")
+        return Measurement(number(found["value"]), 1 if samples is None else round(number(samples)))
+    if spec.path is None:
+        return Measurement(number(stdout.strip()), 1)
+    try:
+        doc = json.loads(stdout)
+    except ValueError:
+        raise CommandMetricError(f"stdout is not JSON: {stdout[:200]!r}") from None
+    raw = at_path(doc, spec.path)
+    if raw is None:
+        return Measurement(None, 0)
+    samples = 1 if spec.samples_path is None else round(number(at_path(doc, spec.samples_path)))
+    return Measurement(number(raw), samples)
+
+
+def number(raw: Any) -> float:
+    """A finite number from a JSON value or text; :class:`CommandMetricError` otherwise.
+
+    >>> number(" 12 "), number(0.5)
+    (12.0, 0.5)
+    """
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise CommandMetricError(f"not a number: {raw!r}")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CommandMetricError(f"not a number: {str(raw)[:200]!r}") from None
+    if not math.isfinite(value):
+        raise CommandMetricError(f"not a finite number: {raw!r}")
+    return value
+
+
+def at_path(doc: Any, path: str) -> Any:
+    """The value at a dotted path (``data.items[0].rate``); an error when it is missing.
+
+    >>> at_path({"a": [{"b": 3}]}, "a[0].b")
+    3
+    """
+    node = doc
+    for key, index in _PATH_STEP.findall(path.strip().removeprefix("$")):
+        try:
+            node = node[int(index)] if index else node[key]
+        except (KeyError, IndexError, TypeError):
+            raise CommandMetricError(f"nothing at {path!r} in the output") from None
+    return node
+
+
+__all__ = ["CommandMetricError", "CommandProvider", "at_path", "fill", "number", "parse_output"]
