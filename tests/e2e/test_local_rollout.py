@@ -22,9 +22,11 @@ from tests.e2e.harness import (
     PLAN,
     ROLLGUARD,
     assert_log_is_whole,
+    chat_registry,
     demo_env,
     events,
     output_json,
+    require_registry,
     rollguard,
     router_url,
     start,
@@ -32,6 +34,12 @@ from tests.e2e.harness import (
 )
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _registry_installed() -> None:
+    """The example plan checks its images in a registry (the demo starts one of its own)."""
+    require_registry()
 
 
 def test_demo_promotes_a_healthy_candidate_and_keeps_the_evidence(tmp_path: Path) -> None:
@@ -72,7 +80,8 @@ def test_demo_fault_5xx_rolls_back_on_the_5xx_trigger_within_two_intervals(tmp_p
     out = output_json(res)
     assert res.returncode == 3, res.stderr[-3000:]
     assert out["outcome"] == "rolled_back" and out["weight"] == 0
-    assert out["trigger"]["trigger"] == "5xx-rate"
+    # Either 5xx trigger: the sequential test against stable, or the absolute guardrail.
+    assert out["trigger"]["trigger"] in {"5xx-rate", "5xx-guardrail"}
     assert out["trigger"]["status"] == "fail" and out["trigger"]["value"] > 0.005
 
     evs = events(store, out["id"])
@@ -96,7 +105,7 @@ def test_demo_fault_5xx_rolls_back_on_the_5xx_trigger_within_two_intervals(tmp_p
     assert after[0].data["args"] == {"weight": 0}
 
     summary = (run_dir / "summary.md").read_text()
-    assert "5xx-rate" in summary and "max: 0.50%" in summary
+    assert out["trigger"]["trigger"] in summary and out["trigger"]["reason"] in summary
     assert re.search(r"candidate value \d+\.\d\d% over \d+ requests", summary)
 
 
@@ -114,7 +123,10 @@ def test_demo_fault_latency_rolls_back_on_the_p95_trigger(tmp_path: Path) -> Non
     out = output_json(res)
     assert res.returncode == 3, res.stderr[-3000:]
     assert out["trigger"]["trigger"] == "p95-latency"
-    assert out["trigger"]["value"] >= 0.15  # the injected 150 ms shows in the measured p95
+    # The sequential judge's value is the share of canary requests slower than stable's p95:
+    # with 150 ms added to every request it is far above the tolerated 2 x 5%.
+    assert out["trigger"]["value"] > 0.1
+    assert out["trigger"]["baseline"] < 0.1
 
 
 def test_demo_fault_writes_is_caught_by_the_persistence_smoke_check(tmp_path: Path) -> None:
@@ -154,7 +166,11 @@ def _wait_for(predicate, *, timeout: float, what: str) -> None:  # type: ignore[
 
 def test_kill_9_mid_step_then_resume_continues_that_step(tmp_path: Path) -> None:
     store = tmp_path / "rg.db"
-    env = demo_env()
+    with chat_registry(tmp_path / "registry") as registry:
+        _kill_9_then_resume(store, demo_env(registry.host))
+
+
+def _kill_9_then_resume(store: Path, env: dict[str, str]) -> None:
     traffic = start(
         [sys.executable, str(EXAMPLE / "traffic.py"), "--url", router_url(env), "--rate", "60"],
         env=env,

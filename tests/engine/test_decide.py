@@ -411,13 +411,25 @@ def test_metrics_that_do_not_answer_for_stable_stop_the_rollout_before_traffic(l
     plan = make_plan()
     log.add("phase_entered", T0, phase="baseline")
     log.act("prepare", T0)
-    log.act("observe", T0 + 10, purpose="baseline", since=T0, until=T0 + 10,
-            result={"stable": {"errors": {"value": None, "samples": 0, "error": None},
-                               "p95": {"value": None, "samples": 0, "error": "HTTP 503"}}})
+    log.act(
+        "observe",
+        T0 + 10,
+        purpose="baseline",
+        since=T0,
+        until=T0 + 10,
+        result={
+            "stable": {
+                "errors": {"value": None, "samples": 0, "error": None},
+                "p95": {"value": None, "samples": 0, "error": "HTTP 503"},
+            }
+        },
+    )
     d = decide(plan, log.state(), T0 + 10)
     entered = dict(d.events)["phase_entered"]
     assert entered["kind"] == "preflight_metrics"
-    assert "errors: no data for stable" in entered["reason"] and "p95: HTTP 503" in entered["reason"]
+    assert (
+        "errors: no data for stable" in entered["reason"] and "p95: HTTP 503" in entered["reason"]
+    )
     log.apply(d.events, T0 + 10)
     log.act("rollback", T0 + 10)
     finished = dict(decide(plan, log.state(), T0 + 10).events)["rollout_finished"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollguard.analysis.assess import Verdict, evaluate
-from rollguard.engine import signoff, window
+from rollguard.engine import judging, signoff, window
 from rollguard.engine.phases import ExitCode, Phase
 from rollguard.engine.state import RolloutState, action_key
 from rollguard.plan import model
@@ -211,11 +211,20 @@ def target_weight(plan: model.Plan, s: RolloutState) -> int:
     return s.weight
 
 
-def judge(plan: model.Plan, s: RolloutState) -> list[Verdict]:
-    """Verdicts of every trigger on the latest observation."""
-    obs = (s.observation or {}).get("metrics", {})
+def judge(plan: model.Plan, s: RolloutState) -> tuple[list[Verdict], dict[str, Any]]:
+    """Verdicts of every trigger on the latest observation, and the statistical judges' new
+    states (by trigger name)."""
+    observation = s.observation or {}
+    obs = observation.get("metrics", {})
     out = []
+    states: dict[str, Any] = {}
     for trigger in plan.triggers:
+        if trigger.judge != "threshold":
+            states[trigger.name], verdict = judging.judge(
+                plan, trigger, state=s.judge_states.get(trigger.name), observation=observation
+            )
+            out.append(verdict)
+            continue
         m = obs.get(trigger.metric, {})
         out.append(
             evaluate(
@@ -227,7 +236,7 @@ def judge(plan: model.Plan, s: RolloutState) -> list[Verdict]:
                 min_samples=plan.analysis.min_samples,
             )
         )
-    return out
+    return out, states
 
 
 def _traffic(plan: model.Plan, s: RolloutState, now: float) -> Decision:
@@ -242,7 +251,9 @@ def _traffic(plan: model.Plan, s: RolloutState, now: float) -> Decision:
         if s.observation is not None and s.observation["seq"] > s.evaluated_seq:
             return _analyse(plan, s)
         limit = plan.analysis.consecutive_error_limit
-        broken = [t for t, n in s.error_streak.items() if n >= limit]
+        # Statistical judges count provider errors themselves: their `error` is already final.
+        judged = {t.name for t in judging.statistical(plan)}
+        broken = [t for t, n in s.error_streak.items() if n >= limit or (t in judged and n)]
         if broken and plan.analysis.on_provider_error == "rollback":
             return _roll_back(
                 "provider_error",
@@ -260,14 +271,15 @@ def _traffic(plan: model.Plan, s: RolloutState, now: float) -> Decision:
 
 
 def _analyse(plan: model.Plan, s: RolloutState) -> Decision:
-    verdicts = judge(plan, s)
+    verdicts, states = judge(plan, s)
     assert s.observation is not None
-    events: list[tuple[str, dict[str, Any]]] = [
-        (
-            "analysis",
-            {"observation_seq": s.observation["seq"], "verdicts": [v.to_dict() for v in verdicts]},
-        )
-    ]
+    analysis: dict[str, Any] = {
+        "observation_seq": s.observation["seq"],
+        "verdicts": [v.to_dict() for v in verdicts],
+    }
+    if states:
+        analysis["judge_states"] = states
+    events: list[tuple[str, dict[str, Any]]] = [("analysis", analysis)]
     failed = [v for v in verdicts if v.status == "fail"]
     if failed:
         first = failed[0]

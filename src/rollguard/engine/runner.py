@@ -13,6 +13,7 @@ then re-prepares the backend and re-applies the weight, because both are idempot
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from rollguard.actions import promotion
-from rollguard.backends.base import Backend, BackendContext
+from rollguard.backends.base import Backend, BackendContext, TrafficStats
 from rollguard.checks.base import CheckContext, CheckResult
 from rollguard.checks.registry import run_check
 from rollguard.clock import Clock, SystemClock
-from rollguard.engine import narrate
+from rollguard.engine import judging, narrate
 from rollguard.engine.decide import RETRY_DELAY, Action, Decision, decide
 from rollguard.engine.phases import ExitCode, Phase
 from rollguard.engine.state import RolloutState, fold
@@ -377,7 +378,30 @@ class Runner:
                 for version in ("stable", "candidate")
             }
         out = {"until": now, "weight": self.state.weight, "metrics": metrics}
+        if judging.statistical(self.plan):
+            out["intervals"] = self._intervals(traffic, until=now)
         self.folder.write_json(f"metrics/{seq:05d}-analysis.json", out)
+        return out
+
+    def _intervals(self, traffic: TrafficStats | None, *, until: float) -> dict[str, Any]:
+        """Counts of each version since the previous observation, for statistical judges."""
+        if traffic is None:
+            return {"error": "no request counts: statistical judges need a backend with a router"}
+        # Whole seconds, each counted once: the router buckets traffic by second, and the
+        # judges need intervals that do not overlap.
+        previous = ((self.state.observation or {}).get("intervals") or {}).get("until")
+        start = previous if previous is not None else (self.state.canary_since or until)
+        since, until = float(math.floor(start)), float(math.floor(until))
+        with_latencies = any(
+            getattr(self.plan.metrics[t.metric], "query", "") in judging.QUANTILES
+            for t in judging.statistical(self.plan)
+        )
+        out: dict[str, Any] = {"since": since, "until": until}
+        for version in ("stable", "candidate"):
+            w = traffic.window(version, since=since, until=until)
+            out[version] = {"requests": w.requests, "errors": w.errors}
+            if with_latencies:
+                out[version]["latencies"] = [round(x, 6) for x in w.latencies]
         return out
 
     async def _measure(

@@ -14,15 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rollguard.clock import Clock, SystemClock
+from rollguard.engine import judging
 from rollguard.engine.runner import Runner
 from rollguard.engine.state import RolloutState, fold
 from rollguard.errors import GateRefused
 from rollguard.plan import model
+from rollguard.plan import loader
 from rollguard.plan.loader import LoadedPlan, parse_plan
 from rollguard.store.base import RolloutRow
 from rollguard.store.sqlite import SqlStore, open_store
 
 DEFAULT_STORE = ".rollguard/rollguard.db"
+
+# Judges live above the plan layer: their names and parameters are checked at load time
+# through a plan rule, with the same file:line errors as the models.
+loader.add_rule(judging.plan_rule)
 
 
 def resolve_store(explicit: str | None) -> str:

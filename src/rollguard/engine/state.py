@@ -8,7 +8,8 @@ Event types (``data`` fields in brackets):
 - ``action_started`` [id, action, args]: the intent, written before a side effect
 - ``action_finished`` [id, action, ok, result, error, interrupted]: the result, written
   after it (``interrupted``: the controller died before the result; written on resume)
-- ``analysis`` [observation_seq, verdicts]: the judgement of one observation
+- ``analysis`` [observation_seq, verdicts, judge_states]: the judgement of one observation
+  (``judge_states``: the running state of each statistical judge)
 - ``trigger_fired`` [verdict]
 - ``approval`` [step, role, by, note] / ``abort_requested`` [by, reason]
 - ``signoff`` [role, by, note]: a person signed the checklist items of a role
@@ -70,6 +71,7 @@ class RolloutState:
     evaluated_seq: int = 0  # seq of the last observation judged
     verdicts: list[dict[str, Any]] = field(default_factory=list)  # latest verdicts
     error_streak: dict[str, int] = field(default_factory=dict)  # trigger -> consecutive errors
+    judge_states: dict[str, Any] = field(default_factory=dict)  # trigger -> statistical state
     baseline: dict[str, Any] | None = None  # metric -> stable measurement before the canary
     approvals: dict[int, dict[str, str]] = field(default_factory=dict)  # step -> role -> person
     signoffs: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> by, at, note
@@ -125,6 +127,7 @@ def _apply(s: RolloutState, ev: Event) -> None:
     elif t == "analysis":
         s.evaluated_seq = int(d["observation_seq"])
         s.verdicts = list(d["verdicts"])
+        s.judge_states.update(d.get("judge_states", {}))
         for v in s.verdicts:
             name = v["trigger"]
             s.error_streak[name] = s.error_streak.get(name, 0) + 1 if v["status"] == "error" else 0

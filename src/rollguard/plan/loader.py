@@ -22,6 +22,8 @@ that a resumed rollout parses what the original one ran.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import difflib
 import re
 from dataclasses import dataclass
@@ -75,6 +77,22 @@ def load_plan(path: str | Path) -> LoadedPlan:
     return LoadedPlan(loaded.plan, file.resolve(), text, loaded.base_dir)
 
 
+PlanRule = Callable[[model.Plan], list[tuple[str, str]]]
+"""A check a higher layer adds (e.g. "this judge is installed"): (dotted path, message) pairs."""
+
+_rules: list[PlanRule] = []
+
+
+def add_rule(rule: PlanRule) -> None:
+    """Register a plan rule that every load applies after the models validated.
+
+    Rules let the layers above the plan (judges, plugins) report problems with the same file,
+    line and field as the models do.
+    """
+    if rule not in _rules:
+        _rules.append(rule)
+
+
 def parse_plan(text: str, *, filename: str, base_dir: Path) -> LoadedPlan:
     """Validate plan ``text``; ``filename`` is only used in messages.
 
@@ -88,6 +106,12 @@ def parse_plan(text: str, *, filename: str, base_dir: Path) -> LoadedPlan:
         plan = model.Plan.model_validate(_plain(raw))
     except ValidationError as exc:
         issues += [_issue(err, raw, filename) for err in exc.errors()]
+    else:
+        for rule in _rules:
+            for dotted, message in rule(plan):
+                parts = _parse_path(dotted)
+                line, col = _locate(raw, parts)
+                issues.append(PlanIssue(filename, line, col, dotted, message))
     if issues:
         unique = dict.fromkeys(issues)
         raise PlanError(sorted(unique, key=lambda i: (i.line or 0, i.column or 0, i.path)))

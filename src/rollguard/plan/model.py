@@ -794,12 +794,24 @@ class Condition(Model):
 class Trigger(Model):
     """A rule that ends the rollout with a rollback when it fires.
 
-    Write one bound directly (``max: 0.5%``) or several under ``any:``; the trigger fires
-    when any bound is broken.
+    With the default ``judge: threshold``, write one bound directly (``max: 0.5%``) or several
+    under ``any:``; the trigger fires when any bound is broken. Other judges (``sequential``,
+    ``mann_whitney``) compare the candidate with stable statistically, interval by interval,
+    with their own ``params``.
     """
 
     name: str = Field(description="Name shown when the trigger fires.")
     metric: str = Field(description="Name of an entry of `metrics:`.")
+    judge: str = Field(
+        default="threshold",
+        description="Who decides: `threshold` (the bounds below), `sequential` (anytime-valid "
+        "test, candidate vs stable) or `mann_whitney` (rank test), or an installed plugin.",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Parameters of a statistical judge, e.g. `{ratio: 5}` for `sequential` "
+        "(tolerated candidate/stable ratio). See docs/judges.md.",
+    )
     max: Threshold | None = Field(default=None, description="Shorthand for `any: [{max: ...}]`.")
     min: Threshold | None = Field(default=None, description="Shorthand for `any: [{min: ...}]`.")
     max_ratio_to_baseline: float | None = Field(
@@ -821,6 +833,15 @@ class Trigger(Model):
 
     @model_validator(mode="after")
     def _has_a_bound(self) -> Trigger:
+        if self.judge != "threshold":
+            if self.conditions():
+                raise ValueError(
+                    f"bounds (max, min, max_ratio_to_baseline, any) belong to the threshold "
+                    f"judge; judge {self.judge!r} takes its settings under `params:`"
+                )
+            return self
+        if self.params:
+            raise ValueError("`params` is for statistical judges; the threshold judge uses bounds")
         if not self.conditions():
             raise ValueError("a trigger needs a bound: max, min, max_ratio_to_baseline or any:")
         return self
@@ -851,6 +872,13 @@ class Analysis(Model):
     )
     consecutive_error_limit: int = Field(
         default=4, ge=1, description="Provider errors in a row before `on_provider_error` applies."
+    )
+    alpha: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="False-alarm budget of the rollout for statistical judges, split evenly "
+        "across the triggers that use one.",
     )
     on_provider_error: Literal["rollback", "pause"] = Field(
         default="rollback",
