@@ -18,8 +18,7 @@ from rollguard.engine import judging
 from rollguard.engine.runner import Runner
 from rollguard.engine.state import RolloutState, fold
 from rollguard.errors import GateRefused
-from rollguard.plan import model
-from rollguard.plan import loader
+from rollguard.plan import loader, model
 from rollguard.plan.loader import LoadedPlan, parse_plan
 from rollguard.store.base import RolloutRow
 from rollguard.store.sqlite import SqlStore, open_store

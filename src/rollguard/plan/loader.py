@@ -22,10 +22,9 @@ that a resumed rollout parses what the original one ran.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
