@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import free_port, require
+from tests.conftest import free_port, require, stop_process
 
 START_TIMEOUT_S = 20
 """How long Prometheus may take to answer ``/-/ready``."""
@@ -95,13 +95,7 @@ class PrometheusServer:
         raise AssertionError(f"no sample for {promql!r} after {timeout}s (last: {last})")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def _ready(url: str) -> bool:

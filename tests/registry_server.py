@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
+from tests.conftest import stop_process
+
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 START_TIMEOUT_S = 20.0
 
@@ -177,13 +179,7 @@ class RegistryServer:
         """SIGTERM, then SIGKILL after 10 s; also stops the token issuer."""
         if not self.stopped:
             self.stopped = True
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            stop_process(self.proc)
         if self.token is not None:
             self.token.stop()
             self.token = None

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rollguard.checks import jsonpath
+from rollguard import jsonpath
 
 DOC = {"summary": {"failed": 0, "p95": 0.21}, "items": [{"id": 7, "tags": ["a", "b"]}], "n": None}
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import stop_process as stop_process  # the examples tests import it here
+
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "chat"
 
 
@@ -29,17 +31,6 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["CHAT_WORK_MS"] = "1"
     env.update(extra or {})
     return env
-
-
-def stop_process(proc: subprocess.Popen[Any]) -> int:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 
 @dataclass

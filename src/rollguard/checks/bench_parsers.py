@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeGuard
 
-from rollguard.checks import jsonpath
+from rollguard import jsonpath
 from rollguard.plan import model
 
 

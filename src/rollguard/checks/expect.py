@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollguard.checks import jsonpath
+from rollguard import jsonpath
+from rollguard.checks.json_values import json_equal, show_value
 from rollguard.plan import model
 
 READ_CAP = 8 * 1024 * 1024
@@ -315,50 +316,32 @@ def _judge(spec: model.JsonExpect, value: Any) -> str:
     """Why ``value`` breaks ``spec``, or "" when it holds."""
     missing = value is jsonpath.MISSING
     if spec.exists is False:
-        return "" if missing else f"{spec.path} exists (= {_show(value)})"
+        return "" if missing else f"{spec.path} exists (= {show_value(value)})"
     if missing:
         return f"{spec.path} is missing"
-    if spec.equals is not None and not _json_equal(value, spec.equals):
-        return f"{spec.path} is {_show(value)}, expected {_show(spec.equals)}"
+    if spec.equals is not None and not json_equal(value, spec.equals):
+        return f"{spec.path} is {show_value(value)}, expected {show_value(spec.equals)}"
     if spec.max is not None or spec.min is not None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"{spec.path} is {_show(value)}, not a number"
+            return f"{spec.path} is {show_value(value)}, not a number"
         if spec.max is not None and value > spec.max:
-            return f"{spec.path} is {_show(value)}, above the max {_show(spec.max)}"
+            return f"{spec.path} is {show_value(value)}, above the max {show_value(spec.max)}"
         if spec.min is not None and value < spec.min:
-            return f"{spec.path} is {_show(value)}, below the min {_show(spec.min)}"
+            return f"{spec.path} is {show_value(value)}, below the min {show_value(spec.min)}"
     return ""
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """JSON equality: ``true`` is not ``1`` (Python says it is)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    return bool(a == b)
 
 
 def _describe_json(spec: model.JsonExpect) -> str:
     rules = []
     if spec.equals is not None:
-        rules.append(f"== {_show(spec.equals)}")
+        rules.append(f"== {show_value(spec.equals)}")
     if spec.min is not None:
-        rules.append(f">= {_show(spec.min)}")
+        rules.append(f">= {show_value(spec.min)}")
     if spec.max is not None:
-        rules.append(f"<= {_show(spec.max)}")
+        rules.append(f"<= {show_value(spec.max)}")
     if spec.exists is not None:
         rules.append("exists" if spec.exists else "is missing")
     return f"{spec.path} {' and '.join(rules) or 'exists'}"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _some(items: list[str]) -> str:

@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from rollguard.checks import jsonpath
+from rollguard import jsonpath
 from rollguard.plan import model
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")

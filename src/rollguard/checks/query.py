@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from rollguard.checks.base import CheckContext, CheckResult, CheckStatus
+from rollguard.checks.json_values import json_equal, show_value
 from rollguard.durations import format_duration
 from rollguard.plan import model
 
@@ -163,7 +164,7 @@ class QueryCheckRunner:
         details = [
             f"{'ok' if ok else 'FAILED'}: {e}" + (f" ({r})" if r else "") for e, ok, r in verdicts
         ]
-        shown = _show(answer.value) if answer.rows is None else f"{len(answer.rows)} rows"
+        shown = show_value(answer.value) if answer.rows is None else f"{len(answer.rows)} rows"
         failed = next(((e, r) for e, ok, r in verdicts if not ok), None)
         if failed is not None:
             return finish("failed", f"{failed[0]} failed: {failed[1]}", details)
@@ -192,30 +193,34 @@ def judge(spec: model.QueryCheck, answer: Answer) -> list[tuple[str, bool, str]]
     """
     if spec.rows is not None:
         rows = answer.rows or []
-        label = f"rows == {_show(spec.rows)}"
+        label = f"rows == {show_value(spec.rows)}"
         if answer.truncated:
             return [(label, False, f"more than limit={spec.limit} rows")]
         if len(rows) != len(spec.rows):
             return [(label, False, f"{len(rows)} rows, expected {len(spec.rows)}")]
         for index, (got, wanted) in enumerate(zip(rows, spec.rows, strict=True)):
             if not row_matches(got, wanted):
-                return [(label, False, f"row {index} is {_show(got)}")]
+                return [(label, False, f"row {index} is {show_value(got)}")]
         return [(label, True, "")]
     value = answer.value
     out: list[tuple[str, bool, str]] = []
     if spec.equals is not None:
-        ok = _equal(value, spec.equals)
+        ok = json_equal(value, spec.equals)
         out.append(
-            (f"result == {_show(spec.equals)}", ok, "" if ok else f"result is {_show(value)}")
+            (
+                f"result == {show_value(spec.equals)}",
+                ok,
+                "" if ok else f"result is {show_value(value)}",
+            )
         )
     for bound, label in ((spec.min, ">="), (spec.max, "<=")):
         if bound is None:
             continue
-        name = f"result {label} {_show(bound)}"
+        name = f"result {label} {show_value(bound)}"
         if isinstance(value, bool) or not isinstance(value, int | float):
-            out.append((name, False, f"result is {_show(value)}, not a number"))
+            out.append((name, False, f"result is {show_value(value)}, not a number"))
         elif (value < bound) if label == ">=" else (value > bound):
-            out.append((name, False, f"result is {_show(value)}"))
+            out.append((name, False, f"result is {show_value(value)}"))
         else:
             out.append((name, True, ""))
     return out
@@ -234,11 +239,11 @@ def row_matches(got: Any, wanted: Any) -> bool:
     """
     if isinstance(wanted, dict):
         return isinstance(got, dict) and all(
-            k in got and _equal(got[k], v) for k, v in wanted.items()
+            k in got and json_equal(got[k], v) for k, v in wanted.items()
         )
     if isinstance(got, list) and not isinstance(wanted, list):
-        return len(got) == 1 and _equal(got[0], wanted)
-    return _equal(got, wanted)
+        return len(got) == 1 and json_equal(got[0], wanted)
+    return json_equal(got, wanted)
 
 
 def mongo_filter(document: dict[str, Any]) -> Any:
@@ -364,23 +369,6 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)  # UUID, ObjectId and other driver types
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    return bool(a == b)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 __all__ = [

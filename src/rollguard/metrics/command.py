@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import re
 import shlex
 import signal
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
+from rollguard.metrics import placeholders, readings
 from rollguard.metrics.base import Measurement
 from rollguard.plan import model
-
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
-_PATH_STEP = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
 
 
 class CommandMetricError(Exception):
@@ -57,35 +53,12 @@ class CommandProvider:
         self, spec: model.CommandMetric, *, version: str, since: float, until: float
     ) -> Measurement:
         """Run ``spec``'s command for ``version`` and read its number."""
-        values = {
-            "role": version,
-            **self._labels,
-            "window": f"{max(1, round(until - since))}s",
-            "since": str(int(since)),
-            "until": str(int(until)),
-        }
+        values = placeholders.window_values(self._labels, version=version, since=since, until=until)
         try:
             stdout = await _run(spec, values)
             return parse_output(stdout, spec)
-        except CommandMetricError as exc:
+        except (CommandMetricError, placeholders.PlaceholderError, readings.ReadingError) as exc:
             return Measurement(None, 0, error=str(exc))
-
-
-def fill(text: str, values: Mapping[str, str], *, quote: Callable[[str], str] = str) -> str:
-    """Fill in ``{{name}}`` templates, each value passed through ``quote``.
-
-    >>> fill("rate.sh {{version}}", {"version": "go"}, quote=shlex.quote)
-    'rate.sh go'
-    """
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            known = ", ".join(sorted(values))
-            raise CommandMetricError(f"unknown template {{{{{name}}}}} (known: {known})")
-        return quote(values[name])
-
-    return _TEMPLATE.sub(one, text)
 
 
 async def _run(spec: model.CommandMetric, values: Mapping[str, str]) -> str:
@@ -99,13 +72,13 @@ async def _run(spec: model.CommandMetric, values: Mapping[str, str]) -> str:
         # A new session per command so that a timeout also stops what a shell started.
         if spec.command is not None:
             proc = await asyncio.create_subprocess_exec(
-                *[fill(arg, values) for arg in spec.command],
+                *[placeholders.fill(arg, values) for arg in spec.command],
                 env=env, cwd=spec.cwd, stdin=devnull, stdout=pipe, stderr=pipe,
                 start_new_session=True,
             )  # fmt: skip
         else:
             proc = await asyncio.create_subprocess_shell(
-                fill(spec.shell or "", values, quote=shlex.quote),
+                placeholders.fill(spec.shell or "", values, quote=shlex.quote),
                 env=env, cwd=spec.cwd, stdin=devnull, stdout=pipe, stderr=pipe,
                 start_new_session=True,
             )  # fmt: skip
@@ -149,50 +122,23 @@ def parse_output(stdout: str, spec: model.CommandMetric) -> Measurement:
             raise CommandMetricError(f"no group 'value' of {spec.regex!r} in: {stdout[:200]!r}")
         found = match.groupdict()
         samples = found.get("samples")
-        return Measurement(number(found["value"]), 1 if samples is None else round(number(samples)))
+        value = readings.number(found["value"])
+        return Measurement(value, 1 if samples is None else round(readings.number(samples)))
     if spec.path is None:
-        return Measurement(number(stdout.strip()), 1)
+        return Measurement(readings.number(stdout.strip()), 1)
     try:
         doc = json.loads(stdout)
     except ValueError:
         raise CommandMetricError(f"stdout is not JSON: {stdout[:200]!r}") from None
-    raw = at_path(doc, spec.path)
+    raw = readings.at_path(doc, spec.path, where="the output")
     if raw is None:
         return Measurement(None, 0)
-    samples = 1 if spec.samples_path is None else round(number(at_path(doc, spec.samples_path)))
-    return Measurement(number(raw), samples)
+    samples = 1
+    if spec.samples_path is not None:
+        samples = round(
+            readings.number(readings.at_path(doc, spec.samples_path, where="the output"))
+        )
+    return Measurement(readings.number(raw), samples)
 
 
-def number(raw: Any) -> float:
-    """A finite number from a JSON value or text; :class:`CommandMetricError` otherwise.
-
-    >>> number(" 12 "), number(0.5)
-    (12.0, 0.5)
-    """
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise CommandMetricError(f"not a number: {raw!r}")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise CommandMetricError(f"not a number: {str(raw)[:200]!r}") from None
-    if not math.isfinite(value):
-        raise CommandMetricError(f"not a finite number: {raw!r}")
-    return value
-
-
-def at_path(doc: Any, path: str) -> Any:
-    """The value at a dotted path (``data.items[0].rate``); an error when it is missing.
-
-    >>> at_path({"a": [{"b": 3}]}, "a[0].b")
-    3
-    """
-    node = doc
-    for key, index in _PATH_STEP.findall(path.strip().removeprefix("$")):
-        try:
-            node = node[int(index)] if index else node[key]
-        except (KeyError, IndexError, TypeError):
-            raise CommandMetricError(f"nothing at {path!r} in the output") from None
-    return node
-
-
-__all__ = ["CommandMetricError", "CommandProvider", "at_path", "fill", "number", "parse_output"]
+__all__ = ["CommandMetricError", "CommandProvider", "parse_output"]

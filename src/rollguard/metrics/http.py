@@ -18,19 +18,15 @@ Example spec (a service's own stats endpoint)::
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from rollguard.metrics import placeholders, readings
 from rollguard.metrics.base import Measurement
 from rollguard.plan import model
-
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
-_PATH_STEP = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
 
 
 class HttpMetricError(Exception):
@@ -60,25 +56,20 @@ class HttpProvider:
         self, spec: model.HttpMetric, *, version: str, since: float, until: float
     ) -> Measurement:
         """``GET spec.url`` for ``version`` and read the number at ``spec.path``."""
-        values = {
-            "role": version,
-            **self._labels,
-            "window": f"{max(1, round(until - since))}s",
-            "since": str(int(since)),
-            "until": str(int(until)),
-        }
+        values = placeholders.window_values(self._labels, version=version, since=since, until=until)
         try:
-            url = fill(spec.url, values, quote=lambda v: quote(v, safe=""))
-            headers = {k: fill(v, values) for k, v in spec.headers.items()}
+            url = placeholders.fill(spec.url, values, quote=lambda v: quote(v, safe=""))
+            headers = {k: placeholders.fill(v, values) for k, v in spec.headers.items()}
             doc = await self._get(url, headers=headers, timeout=spec.timeout)
-            raw = at_path(doc, spec.path)
+            raw = readings.at_path(doc, spec.path, where="the answer")
             if raw is None:
                 return Measurement(None, 0)
             samples = 1
             if spec.samples_path is not None:
-                samples = round(number(at_path(doc, spec.samples_path)))
-            return Measurement(number(raw), samples)
-        except HttpMetricError as exc:
+                samples_raw = readings.at_path(doc, spec.samples_path, where="the answer")
+                samples = round(readings.number(samples_raw))
+            return Measurement(readings.number(raw), samples)
+        except (HttpMetricError, placeholders.PlaceholderError, readings.ReadingError) as exc:
             return Measurement(None, 0, error=str(exc))
 
     async def _get(self, url: str, *, headers: dict[str, str], timeout: float) -> Any:
@@ -98,53 +89,4 @@ class HttpProvider:
             ) from None
 
 
-def fill(text: str, values: Mapping[str, str], *, quote: Callable[[str], str] = str) -> str:
-    """Fill in ``{{name}}`` templates, each value passed through ``quote``.
-
-    >>> fill("http://s/v/{{version}}", {"version": "go 1"}, quote=lambda v: v.replace(" ", "+"))
-    'http://s/v/go+1'
-    """
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            known = ", ".join(sorted(values))
-            raise HttpMetricError(f"unknown template {{{{{name}}}}} (known: {known})")
-        return quote(values[name])
-
-    return _TEMPLATE.sub(one, text)
-
-
-def number(raw: Any) -> float:
-    """A finite number from a JSON value (numbers, or text holding one).
-
-    >>> number("0.5"), number(3)
-    (0.5, 3.0)
-    """
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise HttpMetricError(f"not a number: {raw!r}")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise HttpMetricError(f"not a number: {str(raw)[:200]!r}") from None
-    if not math.isfinite(value):
-        raise HttpMetricError(f"not a finite number: {raw!r}")
-    return value
-
-
-def at_path(doc: Any, path: str) -> Any:
-    """The value at a dotted path (``data.items[0].rate``); an error when it is missing.
-
-    >>> at_path({"data": {"rates": [0.1, 0.2]}}, "data.rates[-1]")
-    0.2
-    """
-    node = doc
-    for key, index in _PATH_STEP.findall(path.strip().removeprefix("$")):
-        try:
-            node = node[int(index)] if index else node[key]
-        except (KeyError, IndexError, TypeError):
-            raise HttpMetricError(f"nothing at {path!r} in the answer") from None
-    return node
-
-
-__all__ = ["HttpMetricError", "HttpProvider", "at_path", "fill", "number"]
+__all__ = ["HttpMetricError", "HttpProvider"]

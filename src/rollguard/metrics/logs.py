@@ -38,10 +38,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rollguard.metrics import placeholders
 from rollguard.metrics.base import Measurement
 from rollguard.plan import model
-
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
 LineClock = Callable[[str], float | None]
 """The time of a log line in Unix seconds, None when the line carries none."""
@@ -70,13 +69,7 @@ class LogsProvider:
         self, spec: model.LogsMetric, *, version: str, since: float, until: float
     ) -> Measurement:
         """The number of lines matching ``spec.pattern`` for ``version``."""
-        values = {
-            "role": version,
-            **self._labels,
-            "window": f"{max(1, round(until - since))}s",
-            "since": str(int(since)),
-            "until": str(int(until)),
-        }
+        values = placeholders.window_values(self._labels, version=version, since=since, until=until)
         try:
             pattern = _compile(spec.pattern, "pattern")
             clock = line_clock(spec) if spec.timestamp_regex else None
@@ -89,7 +82,7 @@ class LogsProvider:
                     lines += await asyncio.to_thread(_read_lines, path)
             else:
                 lines = (await _command_output(spec, values)).splitlines()
-        except LogsError as exc:
+        except (LogsError, placeholders.PlaceholderError) as exc:
             return Measurement(None, 0, error=str(exc))
         matches, scanned = count_matches(lines, pattern, clock=clock, since=since, until=until)
         return Measurement(float(matches), scanned)
@@ -102,27 +95,13 @@ def _compile(text: str, what: str) -> re.Pattern[str]:
         raise LogsError(f"bad {what} regular expression {text!r}: {exc}") from None
 
 
-def fill(text: str, values: Mapping[str, str], *, quote: Callable[[str], str] = str) -> str:
-    """Fill in ``{{name}}`` templates, each value passed through ``quote``.
-
-    >>> fill("/logs/{{role}}-{{version}}.log", {"role": "stable", "version": "node"})
-    '/logs/stable-node.log'
-    """
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise LogsError(f"unknown template {{{{{name}}}}} (known: {', '.join(sorted(values))})")
-        return quote(values[name])
-
-    return _TEMPLATE.sub(one, text)
-
-
 def expand(globs: Iterable[str], values: Mapping[str, str]) -> list[Path]:
     """The files matching the templated globs, sorted and without duplicates."""
     found: set[str] = set()
     for pattern in globs:
-        found.update(glob.glob(fill(pattern, values, quote=glob.escape), recursive=True))
+        found.update(
+            glob.glob(placeholders.fill(pattern, values, quote=glob.escape), recursive=True)
+        )
     return [Path(p) for p in sorted(found) if Path(p).is_file()]
 
 
@@ -143,12 +122,12 @@ async def _command_output(spec: model.LogsMetric, values: Mapping[str, str]) -> 
     try:
         # A new session per command so that a timeout also stops what a shell started.
         if spec.command is not None:
-            argv = [fill(arg, values) for arg in spec.command]
+            argv = [placeholders.fill(arg, values) for arg in spec.command]
             proc = await asyncio.create_subprocess_exec(
                 *argv, env=env, stdin=devnull, stdout=pipe, stderr=merged, start_new_session=True
             )
         else:
-            line = fill(spec.shell or "", values, quote=shlex.quote)
+            line = placeholders.fill(spec.shell or "", values, quote=shlex.quote)
             proc = await asyncio.create_subprocess_shell(
                 line, env=env, stdin=devnull, stdout=pipe, stderr=merged, start_new_session=True
             )
@@ -248,7 +227,6 @@ __all__ = [
     "LogsProvider",
     "count_matches",
     "expand",
-    "fill",
     "line_clock",
     "parse_time",
 ]

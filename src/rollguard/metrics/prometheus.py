@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import ssl
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from rollguard.metrics import placeholders
 from rollguard.metrics.base import Measurement
 from rollguard.plan import model
 
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 RETRY_BACKOFF_S = 0.2
 """First pause before a retry; it doubles after each attempt."""
 
@@ -230,14 +229,10 @@ def render_query(text: str, values: Mapping[str, str]) -> str:
     'up{version="go"}[30s]'
     """
 
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            known = ", ".join(sorted(values))
-            raise PrometheusError(f"unknown template {{{{{name}}}}} in query (known: {known})")
-        return values[name]
-
-    return _TEMPLATE.sub(fill, text)
+    try:
+        return placeholders.fill(text, values, where="query")
+    except placeholders.PlaceholderError as exc:
+        raise PrometheusError(str(exc)) from None
 
 
 def _number(raw: Any) -> float:

@@ -12,11 +12,10 @@ and are set again for the next (a chunked body is re-chunked). Each body piece i
 flushed as it arrives, so a streaming response reaches the client chunk by chunk.
 ``Expect: 100-continue`` is answered by the router and not forwarded.
 
-Connections: keep-alive on both sides, ``TCP_NODELAY`` on every socket (a head and a body
-written separately would otherwise wait for a delayed ACK, ~40 ms a request), and a small pool
-of idle upstream connections per version. A pooled connection the upstream closed is dropped
-when taken; one that fails before the response head is retried once on a fresh connection
-when the request body read so far (up to 64 KiB) can be replayed.
+Connections: keep-alive on both sides, ``TCP_NODELAY`` on every socket, and a small pool of
+idle upstream connections per version (:mod:`rollguard.backends.local.upstream`, which also
+retries a stale pooled connection when the request body read so far, up to 64 KiB here, can
+be replayed).
 
 Failures: an upstream that cannot be connected to, or sends no response head within
 ``response_timeout``, gets the client a ``502`` and counts as an ``error`` of its version. An
@@ -34,41 +33,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
 import time
 from collections.abc import Callable, Iterable
-from urllib.parse import urlsplit
 
 import h11
 
 from rollguard.backends.local import stats as stats_mod
+from rollguard.backends.local import upstream as upstream_mod
+from rollguard.backends.local.upstream import split_url
 
 # ``expect`` is not hop-by-hop, but the router answers ``100-continue`` itself.
 _HOP_BY_HOP = frozenset(
     b"connection keep-alive proxy-authenticate proxy-authorization proxy-connection te "
     b"trailer transfer-encoding upgrade expect".split()
 )
-_READ_SIZE = 65536
 _REPLAY_LIMIT = 64 * 1024
 _DISCARD_LIMIT = 4 * 1024 * 1024
 
 
 class _ClientGone(Exception):
     """The client closed its connection or broke the protocol; nothing can be answered."""
-
-
-class _UpstreamError(Exception):
-    """The upstream could not be reached, or broke the exchange."""
-
-
-class _UpstreamTimeout(_UpstreamError):
-    """No response head in time: not retried, the upstream got the request."""
-
-
-def _set_nodelay(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def forwarded_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -93,119 +77,6 @@ def forwarded_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[byte
     return out
 
 
-def split_url(url: str) -> tuple[str, int]:
-    """``(host, port)`` of an ``http://`` URL (port 80 by default).
-
-    >>> split_url("http://127.0.0.1:3010")
-    ('127.0.0.1', 3010)
-    """
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise ValueError(f"the built-in router forwards to http://host:port URLs, not {url!r}")
-    return parts.hostname, parts.port or 80
-
-
-class _UpstreamConnection:
-    """One keep-alive connection to an upstream, with its h11 client state."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.h11 = h11.Connection(h11.CLIENT)
-        self.reused = False
-
-    def send(self, event: h11.Request | h11.Data | h11.EndOfMessage) -> None:
-        self.writer.write(self.h11.send(event) or b"")
-
-    async def next_event(self) -> object:
-        return await _next_event(self.h11, self.reader, _UpstreamError)
-
-
-class _Upstream:
-    """An upstream URL and its pool of idle keep-alive connections."""
-
-    def __init__(self, url: str, *, connect_timeout: float, pool_size: int) -> None:
-        self.host, self.port = split_url(url)
-        self.netloc = urlsplit(url).netloc
-        self._connect_timeout = connect_timeout
-        self._pool_size = pool_size
-        self._idle: list[_UpstreamConnection] = []
-
-    async def _acquire(self) -> _UpstreamConnection:
-        while self._idle:
-            conn = self._idle.pop()
-            # The upstream may have closed an idle connection (its keep-alive timeout).
-            if not (conn.reader.at_eof() or conn.writer.is_closing()):
-                conn.reused = True
-                return conn
-            conn.writer.close()
-        try:
-            async with asyncio.timeout(self._connect_timeout):
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-        except (OSError, TimeoutError) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise _UpstreamError(f"cannot connect to {self.netloc}: {reason}") from exc
-        _set_nodelay(writer)
-        return _UpstreamConnection(reader, writer)
-
-    def release(self, conn: _UpstreamConnection) -> None:
-        """Pool the connection when its exchange completed cleanly, else close it."""
-        if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
-            conn.h11.start_next_cycle()
-            if len(self._idle) < self._pool_size:
-                self._idle.append(conn)
-                return
-        conn.writer.close()
-
-    async def exchange(
-        self, head: h11.Request, body: _ClientBody, *, timeout: float
-    ) -> tuple[_UpstreamConnection, h11.Response]:
-        """Send the request (streaming the client's body) and wait for the response head."""
-        for attempt in range(2):
-            conn = await self._acquire()
-            try:
-                conn.send(head)
-                for piece in body.kept:  # a replay after a stale pooled connection
-                    conn.send(h11.Data(data=piece))
-                while not body.done:
-                    conn.send(await body.next_event())
-                    await _drain(conn.writer, _UpstreamError)
-                if conn.h11.our_state is h11.SEND_BODY:
-                    conn.send(h11.EndOfMessage())  # the replay of a complete body
-                await _drain(conn.writer, _UpstreamError)
-                try:
-                    async with asyncio.timeout(timeout):
-                        return conn, await _response_head(conn)
-                except TimeoutError:
-                    raise _UpstreamTimeout(f"no response within {timeout:g}s") from None
-            except _UpstreamError as exc:
-                conn.writer.close()
-                retry = not isinstance(exc, _UpstreamTimeout) and body.replayable
-                if attempt == 0 and conn.reused and retry:
-                    continue
-                raise
-            except BaseException:
-                conn.writer.close()
-                raise
-        raise AssertionError("unreachable: the second attempt returns or raises")
-
-    async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.writer.close()
-            with contextlib.suppress(OSError):
-                await conn.writer.wait_closed()
-
-
-async def _response_head(conn: _UpstreamConnection) -> h11.Response:
-    while True:
-        event = await conn.next_event()
-        if isinstance(event, h11.Response):
-            return event
-        if not isinstance(event, h11.InformationalResponse):  # 1xx are not forwarded
-            raise _UpstreamError(f"unexpected {type(event).__name__} instead of a response")
-
-
 class _ClientBody:
     """The request body as it is read from the client, kept (up to 64 KiB) for a replay."""
 
@@ -218,7 +89,7 @@ class _ClientBody:
         self.done = False
 
     async def next_event(self) -> h11.Data | h11.EndOfMessage:
-        event = await _next_event(self._conn, self._reader, _ClientGone)
+        event = await upstream_mod.next_event(self._conn, self._reader, _ClientGone)
         if isinstance(event, h11.Data):
             if self.replayable:
                 self.kept.append(bytes(event.data))
@@ -237,31 +108,6 @@ class _ClientBody:
         while not self.done and size <= limit:
             event = await self.next_event()
             size += len(event.data) if isinstance(event, h11.Data) else 0
-
-
-async def _next_event(
-    conn: h11.Connection, reader: asyncio.StreamReader, error: type[Exception]
-) -> object:
-    """The next h11 event, reading from the socket as needed; I/O and protocol errors raise
-    ``error`` so that a client failure and an upstream failure are told apart."""
-    while True:
-        try:
-            event = conn.next_event()
-        except h11.RemoteProtocolError as exc:
-            raise error(f"protocol error: {exc}") from exc
-        if event is not h11.NEED_DATA:
-            return event
-        try:
-            conn.receive_data(await reader.read(_READ_SIZE))
-        except OSError as exc:
-            raise error(f"read failed: {exc}") from exc
-
-
-async def _drain(writer: asyncio.StreamWriter, error: type[Exception]) -> None:
-    try:
-        await writer.drain()
-    except OSError as exc:
-        raise error(f"write failed: {exc}") from exc
 
 
 async def _answer_502(conn: h11.Connection, writer: asyncio.StreamWriter, message: str) -> None:
@@ -314,7 +160,9 @@ class Router:
         self._stats = stats if stats is not None else stats_mod.RouterStats(clock=clock)
         self._response_timeout = response_timeout
         self._upstreams = {
-            version: _Upstream(url, connect_timeout=connect_timeout, pool_size=pool_size)
+            version: upstream_mod.Upstream(
+                url, connect_timeout=connect_timeout, pool_size=pool_size
+            )
             for version, url in (("stable", stable_url), ("candidate", candidate_url))
         }
         self._server: asyncio.Server | None = None
@@ -387,7 +235,7 @@ class Router:
         assert task is not None
         self._clients.add(task)
         try:
-            _set_nodelay(writer)
+            upstream_mod.set_nodelay(writer)
             await self._serve(reader, writer)
         except (_ClientGone, OSError):
             pass  # the client went away; there is nobody left to answer
@@ -404,7 +252,7 @@ class Router:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)
         while True:
-            event = await _next_event(conn, reader, _ClientGone)
+            event = await upstream_mod.next_event(conn, reader, _ClientGone)
             if not isinstance(event, h11.Request):
                 return  # ConnectionClosed: the client is done with this connection
             await self._proxy(conn, reader, writer, event)
@@ -433,7 +281,7 @@ class Router:
         try:
             try:
                 up, response = await upstream.exchange(head, body, timeout=self._response_timeout)
-            except _UpstreamError as exc:
+            except upstream_mod.UpstreamError as exc:
                 self._stats.record(version, status=None, latency=time.perf_counter() - started)
                 await body.discard(limit=_DISCARD_LIMIT)  # the client then reads the 502
                 await _answer_502(conn, writer, f"{version} upstream unavailable: {exc}")
@@ -452,7 +300,7 @@ class Router:
 async def _forward_response(
     conn: h11.Connection,
     writer: asyncio.StreamWriter,
-    up: _UpstreamConnection,
+    up: upstream_mod.UpstreamConnection,
     response: h11.Response,
 ) -> int | None:
     """Send the response head, then each body piece as it arrives; None if upstream broke."""
@@ -462,7 +310,7 @@ async def _forward_response(
     while True:
         try:
             event = await up.next_event()
-        except _UpstreamError:
+        except upstream_mod.UpstreamError:
             return None  # too late for a 502: closing the client connection shows the cut
         if isinstance(event, h11.Data):
             writer.write(conn.send(h11.Data(data=event.data)) or b"")

@@ -1,6 +1,8 @@
 """A tiny dotted-path resolver for JSON documents: ``summary.failed``, ``items[0].id``.
 
-The grammar is deliberately small, enough for the ``json:`` expectations of a plan::
+One reader for every dotted path a plan holds: the ``json:`` expectations and captures of the
+checks, and the ``path``/``samples_path`` of the metric providers. Pure (no I/O), so both
+layers may import it. The grammar is deliberately small::
 
     path    := segment ( "." segment )*
     segment := name? ( "[" integer "]" )*
