@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import difflib
-import json
 import glob
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -117,13 +117,13 @@ def _rewrite(
     }
 
 
-async def _retag(
-    action: gates.RetagAction, *, where: Path, folder: RunFolder
-) -> dict[str, Any]:
+async def _retag(action: gates.RetagAction, *, where: Path, folder: RunFolder) -> dict[str, Any]:
     ref = registry_client.parse_image(action.image)
     try:
         async with registry_client.RegistryClient(
-            ref.registry, insecure=action.insecure, username=action.username,
+            ref.registry,
+            insecure=action.insecure,
+            username=action.username,
             password=action.password,
         ) as client:
             before = await client.find_manifest(ref.repository, action.tag)
@@ -137,9 +137,15 @@ async def _retag(
         "previous_digest": before.digest if before else None,  # what undoing restores
     }
     (where / "retag.json").write_text(json.dumps(record, indent=2) + "\n")
-    return {"name": action.name, "kind": "retag", "ok": True,
-            "detail": f"{record['tag']} -> {digest}", "evidence": folder.relative(where),
-            "reversible": before is not None, **record}
+    return {
+        "name": action.name,
+        "kind": "retag",
+        "ok": True,
+        "detail": f"{record['tag']} -> {digest}",
+        "evidence": folder.relative(where),
+        "reversible": before is not None,
+        **record,
+    }
 
 
 async def _webhook(

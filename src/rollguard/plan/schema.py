@@ -29,6 +29,7 @@ from pydantic.fields import FieldInfo
 
 from rollguard.durations import format_duration
 from rollguard.plan import model
+from rollguard.plan import base as units
 
 
 def _before(alias: Any) -> Any:
@@ -36,9 +37,9 @@ def _before(alias: Any) -> Any:
 
 
 _UNITS: dict[Any, str] = {
-    _before(model.Duration): "duration",
-    _before(model.Threshold): "threshold",
-    _before(model.Fraction): "fraction",
+    _before(units.Duration): "duration",
+    _before(units.Threshold): "threshold",
+    _before(units.Fraction): "fraction",
 }
 
 
