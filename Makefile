@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
+	@bash scripts/system-packages.sh
 	$(BIN)/rollguard demo
 
 lint: $(STAMP)

@@ -6,8 +6,11 @@ the build named by ``--version`` on a free port with a scratch database, waits f
 ``bench.py`` against it, stops it, and exits with the tool's exit code. Its output and
 artifacts are the tool's.
 
-    python harness.py contract --artifact-dir ci/chat-contract
+    python harness.py contract --artifact-dir ci/chat-contract [--db-path ci/contract.db]
     python harness.py bench --requests 300 --p95-target-ms 50
+
+``--db-path`` keeps the instance's database at that path after the run (instead of a scratch
+file that is removed), so a later check can query what the contract persisted.
 """
 
 from __future__ import annotations
@@ -66,9 +69,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tool", choices=["contract", "bench"])
     parser.add_argument("--version", default="go", help="build label to start (default go)")
+    parser.add_argument(
+        "--db-path", type=Path, help="database file to use and keep (default: a scratch file)"
+    )
     args, rest = parser.parse_known_args()
     with tempfile.TemporaryDirectory(prefix="chat-harness-") as scratch:
-        db = Path(scratch) / "chat.db"
+        db = args.db_path or Path(scratch) / "chat.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
         proc, url = start(args.version, db)
         try:
             cmd = [sys.executable, str(HERE / f"{args.tool}.py"), "--url", url, *rest]

@@ -51,8 +51,11 @@ def start(folder: Path, *, port: int, timeout: float = 20.0) -> subprocess.Popen
     (folder / "config.yml").write_text(json.dumps(config))  # JSON is YAML
     log = (folder / "registry.log").open("wb")
     proc = subprocess.Popen(
-        [exe, "serve", str(folder / "config.yml")], stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True,
+        [exe, "serve", str(folder / "config.yml")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     log.close()
     deadline = time.monotonic() + timeout

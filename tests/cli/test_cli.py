@@ -37,8 +37,8 @@ def test_validate_accepts_the_example_plan() -> None:
         "valid": True,
         "plan": "chat-node-to-go",
         "steps": 6,
-        "triggers": 2,
-        "checks": 9,
+        "triggers": 4,
+        "checks": 14,
     }
 
 

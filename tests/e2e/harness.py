@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -9,12 +12,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from rollguard.store.base import Event
 from rollguard.store.sqlite import open_store
-from tests.conftest import free_port
+from tests.conftest import free_port, require
+from tests.registry_server import RegistryServer, registry_binary, start_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "chat"
@@ -22,10 +28,52 @@ PLAN = EXAMPLE / "rollout.yaml"
 ROLLGUARD = [sys.executable, "-m", "rollguard"]
 
 
-def demo_env(**extra: str) -> dict[str, str]:
+def require_registry() -> None:
+    """Skip (fail under CI) when Debian's docker-registry, which the example plan's image
+    checks and promotion need, is not installed."""
+    require(
+        registry_binary() is not None,
+        "docker-registry is not installed (apt-get install docker-registry)",
+    )
+
+
+def _chat_registry_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "chat_local_registry", EXAMPLE / "local_registry.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def chat_registry(folder: Path) -> Iterator[RegistryServer]:
+    """A real registry on a free port holding ``chat:node-1.8.2`` and ``chat:go-3f9c2e1``
+    (pushed as ``examples/chat/local_registry.py`` does); stopped on the way out. Pass its
+    ``host`` to :func:`demo_env` for a ``rollguard run`` of the example plan."""
+    require_registry()
+    server = start_registry(folder, port=free_port())
+    try:
+        asyncio.run(_chat_registry_module().push_chat_images(server.host))
+        yield server
+    finally:
+        server.stop()
+
+
+def demo_env(registry: str | None = None, **extra: str) -> dict[str, str]:
     """The environment for one run: free ports for the example, no inherited faults, and a
-    copy of the deploy files for the promotion to rewrite."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDIDATE_FAULT_")}
+    copy of the deploy files for the promotion to rewrite.
+
+    ``registry`` (``host:port``, see :func:`chat_registry`) becomes ``CHAT_REGISTRY``; without
+    it no registry is inherited, so ``rollguard demo`` starts its own."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CANDIDATE_FAULT_") and k != "CHAT_REGISTRY"
+    }
+    if registry is not None:
+        env["CHAT_REGISTRY"] = registry
     deploy = Path(tempfile.mkdtemp(prefix="rollguard-deploy-"))
     shutil.copytree(EXAMPLE / "deploy", deploy, dirs_exist_ok=True)
     env["CHAT_DEPLOY_DIR"] = str(deploy)

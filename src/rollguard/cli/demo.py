@@ -6,10 +6,18 @@ generator sends steady load through the router, and the rollout moves the candid
 its canary steps, judging real metrics. ``--fault`` starts the candidate with a fault switch
 on, so the rollout rolls back on its own. Every process it started is stopped at the end,
 also on Ctrl-C.
+
+The plan's image checks and its promotion (a retag) need a registry: unless ``CHAT_REGISTRY``
+names one already, the demo starts Debian's ``docker-registry`` on a free port with
+``examples/chat/local_registry.py`` (storage in a scratch folder beside the store, removed at
+the end), pushes the two chat images to it and points ``CHAT_REGISTRY`` at it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -17,7 +25,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -77,6 +87,58 @@ def demo_environment(fault: str | None) -> dict[str, str]:
     return env
 
 
+def _load_registry_module(example_dir: Path) -> ModuleType:
+    """``examples/chat/local_registry.py`` (an example script, not part of the package)."""
+    path = example_dir / "local_registry.py"
+    spec = importlib.util.spec_from_file_location("chat_local_registry", path)
+    if spec is None or spec.loader is None:
+        raise RollguardError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def demo_registry(example_dir: Path, scratch_parent: Path) -> Iterator[str | None]:
+    """A local registry holding both chat images for the duration of the demo.
+
+    Yields its ``host:port``, or None when ``CHAT_REGISTRY`` is already set (that registry is
+    used as it is). The registry process and its storage are removed on the way out, also
+    when the demo fails or is interrupted.
+    """
+    if os.environ.get("CHAT_REGISTRY"):
+        yield None
+        return
+    registry = _load_registry_module(example_dir)
+    if registry.binary() is None:
+        raise RollguardError(
+            "the demo needs a local OCI registry for its image checks and its promotion: "
+            "install Debian's docker-registry (`sudo apt-get install docker-registry`, or run "
+            "`make demo` as root, which installs it), or set CHAT_REGISTRY=HOST:PORT to a "
+            "registry that holds chat:node-1.8.2 and chat:go-3f9c2e1"
+        )
+    scratch_parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="registry-", dir=scratch_parent))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        port = _free_port()
+        try:
+            proc = registry.start(folder, port=port)
+            host = f"127.0.0.1:{port}"
+            asyncio.run(registry.push_chat_images(host))
+        except RuntimeError as exc:
+            raise RollguardError(f"demo registry: {exc}") from None
+        os.environ["CHAT_REGISTRY"] = host
+        try:
+            yield host
+        finally:
+            os.environ.pop("CHAT_REGISTRY", None)
+    finally:
+        if proc is not None:
+            _stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @app.command()
 def demo(
     fault: Annotated[
@@ -96,48 +158,76 @@ def demo(
             raise typer.BadParameter(f"expected one of {', '.join(FAULTS)}", param_hint="--fault")
         plan_path = find_example()
         os.environ.update(demo_environment(fault))
-        loaded = load_plan(plan_path)
         svc = Service(store)
-        if "CHAT_DEPLOY_DIR" not in os.environ:
-            # Promotion rewrites deploy files: the demo rewrites a copy, not the checkout.
-            copy = Path(tempfile.mkdtemp(prefix="deploy-", dir=runs_dir(svc.location).parent))
-            shutil.copytree(plan_path.parent / "deploy", copy, dirs_exist_ok=True)
-            os.environ["CHAT_DEPLOY_DIR"] = str(copy)
-        rollout_id = svc.create(loaded)
-        router = f"http://127.0.0.1:{os.environ['CHAT_ROUTER_PORT']}"
-        if output == Output.text:
-            console.print(
-                f"demo: rolling out chat {loaded.plan.stable.version} -> "
-                f"{loaded.plan.candidate.version}"
-                + (f" with fault {fault!r} in the candidate" if fault else "")
-                + f"; traffic {rate:g} req/s through {router}; rollout {rollout_id}"
-            )
-        traffic = subprocess.Popen(
-            [
-                sys.executable,
-                str(plan_path.parent / "traffic.py"),
-                "--url",
-                router,
-                "--rate",
-                str(rate),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        scratch = runs_dir(svc.location).parent
         try:
-            code = drive(
-                svc,
-                rollout_id,
-                output=output,
-                auto_approve=auto_approve,
-                stop_on_exit=True,
-                plan=loaded.plan,
-            )
+            with demo_registry(plan_path.parent, scratch) as registry:
+                code = _demo_rollout(
+                    svc,
+                    plan_path,
+                    fault=fault,
+                    rate=rate,
+                    registry=registry,
+                    output=output,
+                    auto_approve=auto_approve,
+                )
         finally:
-            _stop(traffic)
             svc.close()
     raise typer.Exit(code)
+
+
+def _demo_rollout(
+    svc: Service,
+    plan_path: Path,
+    *,
+    fault: str | None,
+    rate: float,
+    registry: str | None,
+    output: Output,
+    auto_approve: bool,
+) -> int:
+    """Create the rollout, start background traffic and drive the rollout to its end."""
+    loaded = load_plan(plan_path)
+    if "CHAT_DEPLOY_DIR" not in os.environ:
+        # Promotion rewrites deploy files: the demo rewrites a copy, not the checkout.
+        copy = Path(tempfile.mkdtemp(prefix="deploy-", dir=runs_dir(svc.location).parent))
+        shutil.copytree(plan_path.parent / "deploy", copy, dirs_exist_ok=True)
+        os.environ["CHAT_DEPLOY_DIR"] = str(copy)
+    rollout_id = svc.create(loaded)
+    router = f"http://127.0.0.1:{os.environ['CHAT_ROUTER_PORT']}"
+    if output == Output.text:
+        console.print(
+            f"demo: rolling out chat {loaded.plan.stable.version} -> "
+            f"{loaded.plan.candidate.version}"
+            + (f" with fault {fault!r} in the candidate" if fault else "")
+            + f"; traffic {rate:g} req/s through {router}; rollout {rollout_id}"
+        )
+        if registry is not None:
+            console.print(f"demo: images chat:node-1.8.2 and chat:go-3f9c2e1 in {registry}")
+    traffic = subprocess.Popen(
+        [
+            sys.executable,
+            str(plan_path.parent / "traffic.py"),
+            "--url",
+            router,
+            "--rate",
+            str(rate),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        return drive(
+            svc,
+            rollout_id,
+            output=output,
+            auto_approve=auto_approve,
+            stop_on_exit=True,
+            plan=loaded.plan,
+        )
+    finally:
+        _stop(traffic)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
