@@ -166,3 +166,58 @@ async def _webhook(
         "detail": f"POST {action.url}: {resp.status_code}",
         "evidence": folder.relative(where),
     }
+
+
+async def undo_action(
+    action: gates.RewriteAction | gates.RetagAction | gates.CommandAction | gates.WebhookAction,
+    result: dict[str, Any],
+    *,
+    folder: RunFolder,
+    base_dir: Path,
+) -> dict[str, Any]:
+    """Reverse one promotion action from what it recorded; says so when it cannot."""
+    name = action.name
+    if not result.get("ok"):
+        return {"name": name, "ok": True, "detail": "nothing to undo: it did not succeed"}
+    if isinstance(action, gates.RewriteAction):
+        restored = []
+        for rel in result.get("changed", []):
+            target = Path(rel) if Path(rel).is_absolute() else base_dir / rel
+            backup = folder.path / result["evidence"] / "original" / rel.lstrip("/")
+            if backup.exists() and action.with_ in target.read_text():
+                shutil.copy2(backup, target)
+                restored.append(rel)
+        return {"name": name, "ok": True, "detail": f"restored {', '.join(restored) or 'nothing'}"}
+    if isinstance(action, gates.RetagAction):
+        previous = result.get("previous_digest")
+        if not previous:
+            return {
+                "name": name,
+                "ok": False,
+                "detail": f"{result.get('tag')} had no previous image: left as it is",
+            }
+        ref = registry_client.parse_image(action.image)
+        try:
+            async with registry_client.RegistryClient(
+                ref.registry,
+                insecure=action.insecure,
+                username=action.username,
+                password=action.password,
+            ) as client:
+                await client.retag(ref.repository, previous, action.tag)
+        except registry_client.RegistryError as exc:
+            return {"name": name, "ok": False, "detail": f"cannot restore the tag: {exc}"}
+        return {"name": name, "ok": True, "detail": f"{result.get('tag')} -> {previous} again"}
+    if isinstance(action, gates.CommandAction) and action.undo:
+        where = folder.path / "promotion-undo" / slug(name)
+        where.mkdir(parents=True, exist_ok=True)
+        check = model.CommandCheck(
+            kind="command",
+            name=f"undo {name}",
+            command=action.undo,
+            env=action.env,
+            timeout=action.timeout,
+        )
+        outcome = await run_check(check, CheckContext(evidence_dir=where, base_dir=base_dir))
+        return {"name": name, "ok": outcome.passed, "detail": outcome.summary}
+    return {"name": name, "ok": False, "detail": "not reversible: no undo given"}

@@ -237,6 +237,8 @@ class Runner:
             return {"actions": await self._actions("completion", self.plan.on_complete)}
         if action.action == "rollback":
             await self.backend.rollback()
+            if self.state.promoted:  # an abort after promotion: reverse it, newest first
+                return {"undone": await self._undo_promotion()}
             return {}
         raise RollguardError(f"unknown action {action.action!r}")
 
@@ -254,6 +256,17 @@ class Runner:
             "files": [self.folder.relative(md), self.folder.relative(js)],
             "deliveries": [r.to_dict() for r in results],
         }
+
+    async def _undo_promotion(self) -> list[dict[str, Any]]:
+        out = []
+        pairs = list(zip(self.plan.promotion, self.state.promotion, strict=False))
+        for spec, result in reversed(pairs):
+            undone = await promotion.undo_action(
+                spec, result, folder=self.folder, base_dir=Path(self.state.base_dir)
+            )
+            self.log(f"undo promotion {undone['name']}: {undone['detail']}")
+            out.append(undone)
+        return out
 
     async def _actions(
         self, group: str, actions: list[Any], *, strict: bool = False

@@ -61,6 +61,7 @@ class RolloutState:
     prepared: bool = False  # the backend's versions and router are up in this controller
     router_weight: int | None = None  # weight applied in this controller (None: unknown)
     promoted: bool = False
+    promotion: list[dict[str, Any]] = field(default_factory=list)  # promotion action results
     traffic_restored: bool = False  # rollback moved everything back to stable
     pending: PendingAction | None = None
     failures: dict[str, int] = field(default_factory=dict)  # failed attempts per action key
@@ -179,6 +180,7 @@ def _apply_result(s: RolloutState, ev: Event) -> None:
             s.observed_at = ev.at
     elif action == "promote":
         s.promoted = True
+        s.promotion = list(result.get("actions", []))
     elif action == "complete":
         s.completion = result
     elif action == "incident":
