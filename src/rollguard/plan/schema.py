@@ -28,8 +28,8 @@ from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 
 from rollguard.durations import format_duration
-from rollguard.plan import model
 from rollguard.plan import base as units
+from rollguard.plan import model
 
 
 def _before(alias: Any) -> Any:
