@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from rollguard.checks import bench_parsers, loadgen
+from rollguard.checks import bench_parsers, loadgen, records
 from rollguard.checks.base import CheckContext, CheckResult, CheckStatus
 from rollguard.checks.command import CommandCheckRunner
 from rollguard.durations import format_duration
@@ -78,17 +78,15 @@ class BenchCheckRunner:
         evidence: list[str] = []
 
         def finish(status: CheckStatus, summary: str, details: list[str]) -> CheckResult:
-            record["status"] = status
-            record["duration"] = round(time.monotonic() - started, 3)
-            (ctx.evidence_dir / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
-            return CheckResult(
-                name=spec.name,
-                kind=spec.kind,
+            return records.finish(
+                spec,
+                record,
+                path=ctx.evidence_dir / "bench.json",
+                started=started,
                 status=status,
                 summary=summary,
-                duration=time.monotonic() - started,
                 details=details,
-                evidence=["bench.json", *evidence],
+                evidence=evidence,
             )
 
         if spec.url is not None:

@@ -19,12 +19,12 @@ basic or bearer; never the password or a token), the digest, media type and size
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 import httpx
 
+from rollguard.checks import records
 from rollguard.checks.base import CheckContext, CheckResult, CheckStatus
 from rollguard.checks.registry_client import ImageRef, RegistryClient, RegistryError, parse_image
 from rollguard.durations import format_duration
@@ -60,17 +60,14 @@ class ImageCheckRunner:
         record: dict[str, Any] = {"image": spec.image}
 
         def finish(status: CheckStatus, summary: str, details: list[str]) -> CheckResult:
-            record["status"] = status
-            record["duration"] = round(time.monotonic() - started, 3)
-            (ctx.evidence_dir / "image.json").write_text(json.dumps(record, indent=2) + "\n")
-            return CheckResult(
-                name=spec.name,
-                kind=spec.kind,
+            return records.finish(
+                spec,
+                record,
+                path=ctx.evidence_dir / "image.json",
+                started=started,
                 status=status,
                 summary=summary,
-                duration=time.monotonic() - started,
                 details=details,
-                evidence=["image.json"],
             )
 
         try:

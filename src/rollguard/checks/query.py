@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from rollguard.checks import records
 from rollguard.checks.base import CheckContext, CheckResult, CheckStatus
 from rollguard.checks.json_values import json_equal, show_value
 from rollguard.durations import format_duration
@@ -123,19 +124,15 @@ class QueryCheckRunner:
         }
 
         def finish(status: CheckStatus, summary: str, details: list[str]) -> CheckResult:
-            record["status"] = status
-            record["duration"] = round(time.monotonic() - started, 3)
-            (ctx.evidence_dir / "query.json").write_text(
-                json.dumps(record, indent=2, default=str) + "\n"
-            )
-            return CheckResult(
-                name=spec.name,
-                kind=spec.kind,
+            return records.finish(
+                spec,
+                record,
+                path=ctx.evidence_dir / "query.json",
+                started=started,
                 status=status,
                 summary=summary,
-                duration=time.monotonic() - started,
                 details=details,
-                evidence=["query.json"],
+                default=str,
             )
 
         record["query"] = describe_query(spec)

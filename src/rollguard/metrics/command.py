@@ -18,15 +18,11 @@ provider *error*, never a pass. JSON ``null`` at ``path`` is *no data*.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import shlex
-import signal
 from collections.abc import Mapping
 
-from rollguard.metrics import placeholders, readings
+from rollguard.metrics import placeholders, readings, subprocesses
 from rollguard.metrics.base import Measurement
 from rollguard.plan import model
 
@@ -57,53 +53,24 @@ class CommandProvider:
         try:
             stdout = await _run(spec, values)
             return parse_output(stdout, spec)
-        except (CommandMetricError, placeholders.PlaceholderError, readings.ReadingError) as exc:
+        except (
+            CommandMetricError,
+            subprocesses.CommandError,
+            placeholders.PlaceholderError,
+            readings.ReadingError,
+        ) as exc:
             return Measurement(None, 0, error=str(exc))
 
 
 async def _run(spec: model.CommandMetric, values: Mapping[str, str]) -> str:
+    command = placeholders.fill_command(values, argv=spec.command, shell=spec.shell)
     env = {
-        **os.environ,
         **spec.env,
         **{f"ROLLGUARD_{k.upper()}": v for k, v in values.items() if k.isidentifier()},
     }
-    pipe, devnull = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
-    try:
-        # A new session per command so that a timeout also stops what a shell started.
-        if spec.command is not None:
-            proc = await asyncio.create_subprocess_exec(
-                *[placeholders.fill(arg, values) for arg in spec.command],
-                env=env, cwd=spec.cwd, stdin=devnull, stdout=pipe, stderr=pipe,
-                start_new_session=True,
-            )  # fmt: skip
-        else:
-            proc = await asyncio.create_subprocess_shell(
-                placeholders.fill(spec.shell or "", values, quote=shlex.quote),
-                env=env, cwd=spec.cwd, stdin=devnull, stdout=pipe, stderr=pipe,
-                start_new_session=True,
-            )  # fmt: skip
-    except OSError as exc:
-        raise CommandMetricError(f"cannot run the metric command: {exc}") from None
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=spec.timeout)
-    except TimeoutError:
-        _kill_group(proc)
-        await proc.wait()
-        raise CommandMetricError(f"the metric command timed out after {spec.timeout:g}s") from None
-    except asyncio.CancelledError:
-        _kill_group(proc)
-        raise
-    if proc.returncode != 0:
-        last = err.decode("utf-8", errors="replace").strip().splitlines()[-1:] or [""]
-        raise CommandMetricError(f"the metric command exited {proc.returncode}: {last[0][:200]}")
-    return out.decode("utf-8", errors="replace")
-
-
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    return await subprocesses.output(
+        command, what="the metric command", env=env, timeout=spec.timeout, cwd=spec.cwd
+    )
 
 
 def parse_output(stdout: str, spec: model.CommandMetric) -> Measurement:

@@ -30,15 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import glob
-import os
 import re
-import shlex
-import signal
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rollguard.metrics import placeholders
+from rollguard.metrics import placeholders, subprocesses
 from rollguard.metrics.base import Measurement
 from rollguard.plan import model
 
@@ -82,7 +79,7 @@ class LogsProvider:
                     lines += await asyncio.to_thread(_read_lines, path)
             else:
                 lines = (await _command_output(spec, values)).splitlines()
-        except (LogsError, placeholders.PlaceholderError) as exc:
+        except (LogsError, subprocesses.CommandError, placeholders.PlaceholderError) as exc:
             return Measurement(None, 0, error=str(exc))
         matches, scanned = count_matches(lines, pattern, clock=clock, since=since, until=until)
         return Measurement(float(matches), scanned)
@@ -113,47 +110,10 @@ def _read_lines(path: Path) -> list[str]:
 
 
 async def _command_output(spec: model.LogsMetric, values: Mapping[str, str]) -> str:
-    env = {**os.environ, **spec.env}
-    pipe, devnull, merged = (
-        asyncio.subprocess.PIPE,
-        asyncio.subprocess.DEVNULL,
-        asyncio.subprocess.STDOUT,
+    command = placeholders.fill_command(values, argv=spec.command, shell=spec.shell)
+    return await subprocesses.output(
+        command, what="the log command", env=spec.env, timeout=spec.timeout, merge_stderr=True
     )
-    try:
-        # A new session per command so that a timeout also stops what a shell started.
-        if spec.command is not None:
-            argv = [placeholders.fill(arg, values) for arg in spec.command]
-            proc = await asyncio.create_subprocess_exec(
-                *argv, env=env, stdin=devnull, stdout=pipe, stderr=merged, start_new_session=True
-            )
-        else:
-            line = placeholders.fill(spec.shell or "", values, quote=shlex.quote)
-            proc = await asyncio.create_subprocess_shell(
-                line, env=env, stdin=devnull, stdout=pipe, stderr=merged, start_new_session=True
-            )
-    except OSError as exc:
-        raise LogsError(f"cannot run the log command: {exc}") from None
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=spec.timeout)
-    except TimeoutError:
-        _kill_group(proc)
-        await proc.wait()
-        raise LogsError(f"the log command timed out after {spec.timeout:g}s") from None
-    except asyncio.CancelledError:
-        _kill_group(proc)
-        raise
-    text = out.decode("utf-8", errors="replace")
-    if proc.returncode != 0:
-        tail = text.strip().splitlines()[-1:] or [""]
-        raise LogsError(f"the log command exited {proc.returncode}: {tail[0][:200]}")
-    return text
-
-
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def line_clock(spec: model.LogsMetric) -> LineClock:

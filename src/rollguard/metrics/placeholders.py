@@ -15,7 +15,8 @@ value is a :class:`PlaceholderError`, which a provider reports as a measurement 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
@@ -78,4 +79,20 @@ def fill(
     return _PLACEHOLDER.sub(one, text)
 
 
-__all__ = ["PlaceholderError", "fill", "window_values"]
+def fill_command(
+    values: Mapping[str, str], *, argv: Sequence[str] | None, shell: str | None
+) -> list[str] | str:
+    """The command of a metric source with its placeholders filled in: ``argv`` when given
+    (each argument filled as is), else the ``shell`` line (each value shell-quoted).
+
+    >>> fill_command({"version": "go 1"}, argv=["rate.sh", "{{version}}"], shell=None)
+    ['rate.sh', 'go 1']
+    >>> fill_command({"version": "go 1"}, argv=None, shell="rate.sh {{version}}")
+    "rate.sh 'go 1'"
+    """
+    if argv is not None:
+        return [fill(arg, values) for arg in argv]
+    return fill(shell or "", values, quote=shlex.quote)
+
+
+__all__ = ["PlaceholderError", "fill", "fill_command", "window_values"]

@@ -18,7 +18,7 @@ timeouts, 5xx and 429 may; any other 4xx will not (the request itself is wrong).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
@@ -131,6 +131,40 @@ async def post_json(
         return await client.post(url, json=payload, headers=dict(headers))
 
 
+async def post_attempt(
+    sink: str,
+    url: str,
+    *,
+    payload: Any,
+    headers: Mapping[str, str],
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None,
+    scrub: Scrubber,
+    refused: str,
+    accepted: Callable[[httpx.Response], bool] = lambda response: response.is_success,
+) -> httpx.Response | SinkResult:
+    """One POST of ``payload`` as JSON: the response when the sink ``accepted`` it, else the
+    failed result (:func:`transport_failure` without a response, :func:`http_failure` with
+    ``refused`` as its ``what`` when the response is not accepted; any 2xx by default).
+
+    Example::
+
+        answer = await post_attempt(name, url, payload=body, headers={}, timeout=5.0,
+                                    transport=None, scrub=scrub, refused="Slack refused")
+        if isinstance(answer, SinkResult):
+            return answer  # the failure, already described
+    """
+    try:
+        response = await post_json(
+            url, payload, headers=headers, timeout=timeout, transport=transport
+        )
+    except httpx.HTTPError as exc:
+        return transport_failure(sink, exc, scrub=scrub, timeout=timeout)
+    if not accepted(response):
+        return http_failure(sink, response, scrub=scrub, what=refused)
+    return response
+
+
 def transport_failure(sink: str, exc: Exception, *, scrub: Scrubber, timeout: float) -> SinkResult:
     """The result of an attempt that got no response (retryable)."""
     if isinstance(exc, httpx.TimeoutException):
@@ -163,6 +197,7 @@ __all__ = [
     "host_of",
     "http_failure",
     "label",
+    "post_attempt",
     "post_json",
     "redact_userinfo",
     "transport_failure",

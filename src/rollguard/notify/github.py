@@ -86,25 +86,18 @@ class GithubNotifier:
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
         }
-        try:
-            response = await base.post_json(
-                self.endpoint,
-                issue(incident, self.spec),
-                headers=headers,
-                timeout=self.spec.timeout,
-                transport=self._transport,
-            )
-        except httpx.HTTPError as exc:
-            return base.transport_failure(
-                self.name, exc, scrub=self._scrub, timeout=self.spec.timeout
-            )
-        if not response.is_success:
-            return base.http_failure(
-                self.name,
-                response,
-                scrub=self._scrub,
-                what=f"GitHub refused the issue in {self.spec.repo}",
-            )
+        response = await base.post_attempt(
+            self.name,
+            self.endpoint,
+            payload=issue(incident, self.spec),
+            headers=headers,
+            timeout=self.spec.timeout,
+            transport=self._transport,
+            scrub=self._scrub,
+            refused=f"GitHub refused the issue in {self.spec.repo}",
+        )
+        if isinstance(response, base.SinkResult):
+            return response
         try:
             created = response.json()
         except ValueError:

@@ -103,22 +103,19 @@ class SlackNotifier:
 
     async def send(self, incident: dict[str, Any]) -> base.SinkResult:
         """Post the message once; ``200 ok`` is a delivery."""
-        try:
-            response = await base.post_json(
-                self.spec.url,
-                message(incident),
-                headers={},
-                timeout=self.spec.timeout,
-                transport=self._transport,
-            )
-        except httpx.HTTPError as exc:
-            return base.transport_failure(
-                self.name, exc, scrub=self._scrub, timeout=self.spec.timeout
-            )
-        if not response.is_success or response.text.strip() != "ok":
-            return base.http_failure(
-                self.name, response, scrub=self._scrub, what="Slack refused the message"
-            )
+        response = await base.post_attempt(
+            self.name,
+            self.spec.url,
+            payload=message(incident),
+            headers={},
+            timeout=self.spec.timeout,
+            transport=self._transport,
+            scrub=self._scrub,
+            refused="Slack refused the message",
+            accepted=lambda answer: answer.is_success and answer.text.strip() == "ok",
+        )
+        if isinstance(response, base.SinkResult):
+            return response
         return base.SinkResult(
             sink=self.name, ok=True, status=response.status_code, detail="posted to Slack"
         )

@@ -47,22 +47,18 @@ class WebhookNotifier:
     async def send(self, incident: dict[str, Any]) -> base.SinkResult:
         """POST the incident once; any 2xx is a delivery."""
         host = base.host_of(self.spec.url)
-        try:
-            response = await base.post_json(
-                self.spec.url,
-                payload(incident),
-                headers=self.spec.headers,
-                timeout=self.spec.timeout,
-                transport=self._transport,
-            )
-        except httpx.HTTPError as exc:
-            return base.transport_failure(
-                self.name, exc, scrub=self._scrub, timeout=self.spec.timeout
-            )
-        if not response.is_success:
-            return base.http_failure(
-                self.name, response, scrub=self._scrub, what=f"webhook at {host} refused"
-            )
+        response = await base.post_attempt(
+            self.name,
+            self.spec.url,
+            payload=payload(incident),
+            headers=self.spec.headers,
+            timeout=self.spec.timeout,
+            transport=self._transport,
+            scrub=self._scrub,
+            refused=f"webhook at {host} refused",
+        )
+        if isinstance(response, base.SinkResult):
+            return response
         return base.SinkResult(
             sink=self.name,
             ok=True,

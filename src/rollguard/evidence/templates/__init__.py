@@ -1,12 +1,15 @@
 """Renderers of the migration audit (:mod:`rollguard.evidence.report`): one module per format.
 
 They format the report's data and nothing else: no store, no plan, no file reads, so the
-same data always renders the same document. Shared wording lives here.
+same data always renders the same document. Shared wording lives here: the formats of times
+and durations, the columns of every table, and the cells of the tables whose cells are plain
+text in both formats (phases, steps, approvals), which each renderer then escapes its way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 STATUS_WORDS = {
     "passed": "passed",
@@ -58,3 +61,62 @@ def outcome_line(report: dict[str, object]) -> str:
     """``completed (exit code 0)`` or ``in progress (canary)``."""
     code = report.get("exit_code")
     return f"{report['outcome']}" + (f" (exit code {code})" if code is not None else "")
+
+
+PHASE_COLUMNS = ("phase", "entered", "lasted", "reason")
+STEP_COLUMNS = ("#", "step", "kind", "what", "started", "completed")
+CHECK_COLUMNS = ("check", "kind", "status", "summary", "took", "evidence")
+TRIGGER_COLUMNS = (
+    "trigger",
+    "metric",
+    "bounds",
+    "last verdict",
+    "candidate",
+    "baseline",
+    "samples",
+    "reason",
+)
+APPROVAL_COLUMNS = ("step", "role", "by", "at", "note")
+ACTION_COLUMNS = ("action", "kind", "result", "detail", "evidence")
+
+
+def phase_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """The cells of the phases table (:data:`PHASE_COLUMNS`), unescaped."""
+    return [
+        [
+            p["phase"],
+            when(p["at"]),
+            duration(p["until"] - p["at"]) if p["until"] else "-",
+            p["reason"] or "",
+        ]
+        for p in report["phases"]
+    ]
+
+
+def step_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """The cells of the steps table (:data:`STEP_COLUMNS`), unescaped."""
+    return [
+        [
+            s["number"],
+            s["name"],
+            s["kind"],
+            s["detail"],
+            clock(s["started"]),
+            clock(s["completed"]),
+        ]
+        for s in report["steps"]
+    ]
+
+
+def approval_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """The cells of the approvals table (:data:`APPROVAL_COLUMNS`), unescaped."""
+    return [
+        [
+            f"{a['step']}" + (f" ({a['step_name']})" if a["step_name"] else ""),
+            a["role"],
+            a["by"],
+            when(a["at"]),
+            a["note"],
+        ]
+        for a in report["approvals"]
+    ]

@@ -7,10 +7,11 @@ folder, where the file is written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from rollguard.evidence import charts
+from rollguard.evidence import charts, templates
 from rollguard.evidence.templates import clock, duration, outcome_line, status_word, when
 
 CSS = """
@@ -55,6 +56,10 @@ def _e(text: Any) -> str:
     return escape(str(text if text is not None else ""))
 
 
+def _escaped(rows: list[list[Any]]) -> list[list[str]]:
+    return [[_e(cell) for cell in row] for row in rows]
+
+
 def _badge(word: str, *, tone: str | None = None) -> str:
     if tone is None:
         tone = "good" if word in GOOD else "bad" if word in BAD else "warn"
@@ -69,7 +74,7 @@ def _link(link: dict[str, Any]) -> str:
     return f'<a href="{_e(path)}/">{_e(path)}</a>{missing}'
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: Sequence[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -112,32 +117,8 @@ def _head(r: dict[str, Any]) -> str:
 
 
 def _timeline(r: dict[str, Any]) -> str:
-    phases = _table(
-        ["phase", "entered", "lasted", "reason"],
-        [
-            [
-                _e(p["phase"]),
-                _e(when(p["at"])),
-                _e(duration(p["until"] - p["at"]) if p["until"] else "-"),
-                _e(p["reason"]),
-            ]
-            for p in r["phases"]
-        ],
-    )
-    steps = _table(
-        ["#", "step", "kind", "what", "started", "completed"],
-        [
-            [
-                _e(s["number"]),
-                _e(s["name"]),
-                _e(s["kind"]),
-                _e(s["detail"]),
-                _e(clock(s["started"])),
-                _e(clock(s["completed"])),
-            ]
-            for s in r["steps"]
-        ],
-    )
+    phases = _table(templates.PHASE_COLUMNS, _escaped(templates.phase_rows(r)))
+    steps = _table(templates.STEP_COLUMNS, _escaped(templates.step_rows(r)))
     events = "".join(
         f"<li><code>{_e(clock(e['at']))}</code> +{e['offset']:.1f}s {_e(e['text'])}</li>"
         for e in r["timeline"]
@@ -167,7 +148,7 @@ def _checks(r: dict[str, Any]) -> str:
             if c["title"] == title
         ]
         out.append(f"<h3>{_e(title)}</h3>")
-        out.append(_table(["check", "kind", "status", "summary", "took", "evidence"], rows))
+        out.append(_table(templates.CHECK_COLUMNS, rows))
     return "\n".join(out)
 
 
@@ -192,19 +173,7 @@ def _triggers(r: dict[str, Any]) -> str:
         )
     out = [
         "<h2>Triggers</h2>",
-        _table(
-            [
-                "trigger",
-                "metric",
-                "bounds",
-                "last verdict",
-                "candidate",
-                "baseline",
-                "samples",
-                "reason",
-            ],
-            rows,
-        ),
+        _table(templates.TRIGGER_COLUMNS, rows),
         "<h2>Canary metrics</h2>",
     ]
     for chart in r["charts"]:
@@ -229,21 +198,7 @@ def _triggers(r: dict[str, Any]) -> str:
 def _people(r: dict[str, Any]) -> str:
     out = ["<h2>Approvals</h2>"]
     if r["approvals"]:
-        out.append(
-            _table(
-                ["step", "role", "by", "at", "note"],
-                [
-                    [
-                        _e(f"{a['step']}" + (f" ({a['step_name']})" if a["step_name"] else "")),
-                        _e(a["role"]),
-                        _e(a["by"]),
-                        _e(when(a["at"])),
-                        _e(a["note"]),
-                    ]
-                    for a in r["approvals"]
-                ],
-            )
-        )
+        out.append(_table(templates.APPROVAL_COLUMNS, _escaped(templates.approval_rows(r))))
     else:
         out.append("<p>No approval was given.</p>")
     out.append("<h2>Sign-off checklist</h2>")
@@ -284,7 +239,7 @@ def _actions(title: str, block: dict[str, Any]) -> str:
         for a in block["actions"]
     ]
     if rows:
-        out.append(_table(["action", "kind", "result", "detail", "evidence"], rows))
+        out.append(_table(templates.ACTION_COLUMNS, rows))
     out += [f"<p>Failed attempt: {_e(e)}</p>" for e in block["errors"]]
     for a in block["actions"]:
         if a.get("diff"):

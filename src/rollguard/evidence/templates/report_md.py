@@ -6,8 +6,10 @@ folder is browsed (a code host, an editor preview) or copied elsewhere as a whol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from rollguard.evidence import templates
 from rollguard.evidence.templates import clock, duration, outcome_line, status_word, when
 
 
@@ -22,7 +24,7 @@ def _link(link: dict[str, Any]) -> str:
     return f"[{path}](<{path}>)" + ("" if link.get("exists") else " (missing)")
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+def _table(header: Sequence[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return lines + [""]
@@ -63,33 +65,9 @@ def _head(r: dict[str, Any]) -> list[str]:
 
 def _timeline(r: dict[str, Any]) -> list[str]:
     lines = ["## Timeline", "", "### Phases", ""]
-    lines += _table(
-        ["phase", "entered", "lasted", "reason"],
-        [
-            [
-                p["phase"],
-                when(p["at"]),
-                duration(p["until"] - p["at"]) if p["until"] else "-",
-                p["reason"] or "",
-            ]
-            for p in r["phases"]
-        ],
-    )
+    lines += _table(templates.PHASE_COLUMNS, templates.phase_rows(r))
     lines += ["### Steps", ""]
-    lines += _table(
-        ["#", "step", "kind", "what", "started", "completed"],
-        [
-            [
-                s["number"],
-                s["name"],
-                s["kind"],
-                s["detail"],
-                clock(s["started"]),
-                clock(s["completed"]),
-            ]
-            for s in r["steps"]
-        ],
-    )
+    lines += _table(templates.STEP_COLUMNS, templates.step_rows(r))
     lines += ["### Events", ""]
     lines += [f"- {clock(e['at'])} (+{e['offset']:.1f}s) {e['text']}" for e in r["timeline"]]
     return lines + [""]
@@ -103,7 +81,7 @@ def _checks(r: dict[str, Any]) -> list[str]:
     for title in titles:
         lines += [f"### {title}", ""]
         lines += _table(
-            ["check", "kind", "status", "summary", "took", "evidence"],
+            templates.CHECK_COLUMNS,
             [
                 [
                     c["name"],
@@ -139,19 +117,7 @@ def _triggers(r: dict[str, Any]) -> list[str]:
                 last.get("reason", ""),
             ]
         )
-    lines += _table(
-        [
-            "trigger",
-            "metric",
-            "bounds",
-            "last verdict",
-            "candidate",
-            "baseline",
-            "samples",
-            "reason",
-        ],
-        rows,
-    )
+    lines += _table(templates.TRIGGER_COLUMNS, rows)
     for chart in r["charts"]:
         lines.append(
             f"- `{chart['metric']}`: {len(chart['points'])} analysis snapshots "
@@ -163,19 +129,7 @@ def _triggers(r: dict[str, Any]) -> list[str]:
 def _people(r: dict[str, Any]) -> list[str]:
     lines = ["## Approvals", ""]
     if r["approvals"]:
-        lines += _table(
-            ["step", "role", "by", "at", "note"],
-            [
-                [
-                    f"{a['step']}" + (f" ({a['step_name']})" if a["step_name"] else ""),
-                    a["role"],
-                    a["by"],
-                    when(a["at"]),
-                    a["note"],
-                ]
-                for a in r["approvals"]
-            ],
-        )
+        lines += _table(templates.APPROVAL_COLUMNS, templates.approval_rows(r))
     else:
         lines += ["No approval was given.", ""]
     state = "every item holds" if r["checklist_holds"] else "NOT every item holds"
@@ -214,7 +168,7 @@ def _actions(title: str, block: dict[str, Any]) -> list[str]:
         ]
         for a in block["actions"]
     ]
-    lines += _table(["action", "kind", "result", "detail", "evidence"], rows) if rows else []
+    lines += _table(templates.ACTION_COLUMNS, rows) if rows else []
     lines += [f"- failed attempt: {e}" for e in block["errors"]]
     for a in block["actions"]:
         if a.get("diff"):
