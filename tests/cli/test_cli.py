@@ -147,3 +147,28 @@ def test_an_aborted_rollout_exits_5(tmp_path: Path) -> None:
     res = cli("resume", rollout_id, "--store", str(store), "--output", "json")
     assert res.returncode == 5, res.stderr
     assert json.loads(res.stdout)["outcome"] == "aborted"
+
+
+def test_resume_is_refused_while_another_controller_drives_the_rollout(tmp_path: Path) -> None:
+    import socket
+
+    rollout_id, store = _waiting_rollout(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        svc = Service(str(store))
+        svc.store.append(
+            rollout_id,
+            "controller_started",
+            {"pid": other.pid, "host": socket.gethostname()},
+            at=0.0,
+        )
+        svc.close()
+        res = cli("resume", rollout_id, "--store", str(store))
+        assert res.returncode == 2
+        assert f"driven by controller pid {other.pid} on this host" in res.stderr
+    finally:
+        other.kill()
+        other.wait()
+    cli("abort", rollout_id, "--store", str(store))
+    res = cli("resume", rollout_id, "--store", str(store), "--output", "json")
+    assert res.returncode == 5, res.stderr  # the dead controller no longer holds it

@@ -176,7 +176,10 @@ def silent_metrics(plan: model.Plan, baseline: dict[str, Any]) -> list[str]:
         if m.get("error"):
             out.append(f"{name}: {m['error']}")
         elif m.get("value") is None:
-            out.append(f"{name}: no data for stable")
+            hint = ""
+            if plan.metrics[name].kind == "builtin":
+                hint = " (no request reached it through the router: is traffic flowing?)"
+            out.append(f"{name}: no data for stable{hint}")
     return out
 
 

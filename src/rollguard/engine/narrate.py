@@ -66,6 +66,8 @@ def describe(event: Event) -> str:
         return f"abort requested by {d.get('by') or 'someone'}: {d.get('reason') or 'no reason'}"
     if t == "resumed":
         return f"resumed by controller pid {d['pid']}"
+    if t == "controller_started":
+        return f"driven by controller pid {d['pid']} on {d.get('host', '?')}"
     if t == "rollout_finished":
         return f"rollout finished: {d['outcome']} ({d['reason']})"
     return ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ from rollguard.engine import judging, narrate
 from rollguard.engine.decide import RETRY_DELAY, Action, Decision, decide
 from rollguard.engine.phases import ExitCode, Phase
 from rollguard.engine.state import RolloutState, fold
-from rollguard.errors import RollguardError
+from rollguard.errors import GateRefused, RollguardError
 from rollguard.evidence import incident
 from rollguard.evidence.folder import RunFolder
 from rollguard.evidence.summary import write_summary
@@ -46,6 +47,36 @@ POLL = 0.25  # how often an idle controller looks for approvals and aborts from 
 backends: Registry[Callable[[BackendContext], Backend]] = Registry("rollguard.backends")
 
 Listener = Callable[[RolloutState, Decision | None, Event | None], None]
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _refuse_a_second_controller(rollout_id: str, events: list[Event]) -> None:
+    """Two controllers driving one rollout would act twice: refuse while the last one lives."""
+    owners = [e for e in events if e.type in ("controller_started", "resumed")]
+    if not owners:
+        return
+    last = owners[-1].data
+    if last.get("host") != socket.gethostname() or last.get("pid") == os.getpid():
+        return
+    if _alive(int(last["pid"])):
+        raise GateRefused(
+            f"rollout {rollout_id} is driven by controller pid {last['pid']} on this host; "
+            "stop it (or `rollguard abort`) before resuming"
+        )
 
 
 class Runner:
@@ -96,8 +127,12 @@ class Runner:
             )
             self._refresh()
             return self.state
-        if any(e.type == "phase_entered" for e in events):
-            self._append("resumed", {"pid": os.getpid()})
+        _refuse_a_second_controller(self.id, events)
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        if not any(e.type == "phase_entered" for e in events):
+            self._append("controller_started", me)
+        else:
+            self._append("resumed", me)
             if self.state.pending is not None:
                 p = self.state.pending
                 self._append(

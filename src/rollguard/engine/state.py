@@ -13,7 +13,8 @@ Event types (``data`` fields in brackets):
 - ``trigger_fired`` [verdict]
 - ``approval`` [step, role, by, note] / ``abort_requested`` [by, reason]
 - ``signoff`` [role, by, note]: a person signed the checklist items of a role
-- ``resumed`` [pid]: a new controller took over; process-local resources are gone
+- ``controller_started`` [pid, host]: the first controller took the rollout
+- ``resumed`` [pid, host]: a new controller took over; process-local resources are gone
 - ``rollout_finished`` [outcome, reason, exit_code]
 
 Every decision the engine makes is a function of this state, so replaying the log gives the
