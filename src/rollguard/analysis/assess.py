@@ -38,6 +38,7 @@ class Verdict:
     baseline_samples: int = 0
     bound: str | None = None  # the condition that fired, e.g. "max_ratio_to_baseline: 5"
     threshold: float | None = None  # the effective limit the value was compared with
+    unit: str = ""  # how value/baseline read (a metric query); "" means the metric's own
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

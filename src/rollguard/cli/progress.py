@@ -16,9 +16,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from rollguard.engine import judging
 from rollguard.engine.decide import Decision
 from rollguard.engine.state import RolloutState
-from rollguard.metric_format import format_value
+from rollguard.metric_format import format_value, verdict_value
 from rollguard.plan import model
 from rollguard.store.base import Event
 
@@ -27,6 +28,8 @@ STATUS_STYLE = {"pass": "green", "inconclusive": "yellow", "error": "magenta", "
 
 def bounds_text(plan: model.Plan, trigger: model.Trigger) -> str:
     """``> 0.50% or > 5x baseline``."""
+    if trigger.judge != "threshold":
+        return judging.describe_bounds(plan, trigger)
     query = plan.metrics[trigger.metric].query
     parts = []
     for c in trigger.conditions():
@@ -48,7 +51,7 @@ def render_panel(plan: model.Plan, state: RolloutState, waiting: str, now: float
     if state.step is not None:
         step = plan.steps[state.step]
         step_text = f"{state.step + 1}/{len(plan.steps)} ({step.name or step.kind})"
-        if step.weight is not None and step.observe and state.weight_since:
+        if step.weight is not None and step.observe and state.weight_since and not state.final:
             left = max(0.0, max(state.weight_since, state.step_since) + step.observe - now)
             step_text += f", {left:.0f}s left in window"
     head.add_row("phase", state.phase.value)
@@ -61,15 +64,18 @@ def render_panel(plan: model.Plan, state: RolloutState, waiting: str, now: float
         table.add_column(col)
     verdicts = {v["trigger"]: v for v in state.verdicts}
     for trigger in plan.triggers:
-        query = plan.metrics[trigger.metric].query
+        # a statistical judge's numbers are shares of requests, whatever the metric
+        query = (
+            "error_ratio" if trigger.judge != "threshold" else plan.metrics[trigger.metric].query
+        )
         v = verdicts.get(trigger.name)
         if v is None:
             table.add_row(trigger.name, "-", "-", bounds_text(plan, trigger), "-", "not yet")
             continue
         table.add_row(
             trigger.name,
-            format_value(query, v.get("value")),
-            format_value(query, v.get("baseline")),
+            verdict_value(v, "value", query=query),
+            verdict_value(v, "baseline", query=query),
             bounds_text(plan, trigger),
             str(v.get("samples", 0)),
             Text(v["status"], style=STATUS_STYLE.get(v["status"], "")),

@@ -74,6 +74,22 @@ def plan_rule(plan: model.Plan) -> list[tuple[str, str]]:
     return issues
 
 
+def _bound(plan: model.Plan, trigger: model.Trigger) -> str:
+    params = params_for(plan, trigger)
+    what = "slow requests" if params.get("metric") == "latency" else "errors"
+    ratio = params.get("ratio", 1)
+    alpha = params.get("alpha")
+    budget = f", alpha {alpha / params.get('tests', 1):.3g}" if alpha else ""
+    return f"{trigger.judge}: share of {what} above {ratio:g}x stable's{budget}"
+
+
+def describe_bounds(plan: model.Plan, trigger: model.Trigger) -> str:
+    """``sequential: candidate's errors > 5x stable's`` for a statistical trigger."""
+    params = params_for(plan, trigger)
+    what = "slow requests" if params.get("metric") in ("latency",) else "errors"
+    return f"{trigger.judge}: {what} > {params.get('ratio', 1):g}x stable"
+
+
 def _version(counts: dict[str, Any] | None) -> base.VersionInterval:
     counts = counts or {}
     return base.VersionInterval(
@@ -125,7 +141,8 @@ def judge(
         if stable_requests and stable_events is not None
         else None,
         baseline_samples=stable_requests,
-        bound=f"{trigger.judge} alpha={inputs.get('alpha', '')}".rstrip("="),
+        bound=_bound(plan, trigger),
         threshold=inputs.get("log_threshold"),
+        unit="error_ratio",  # shares of requests (errors, or slower than stable's quantile)
     )
     return new_state, verdict

@@ -37,7 +37,7 @@ from typing import Any
 from rollguard.engine import narrate
 from rollguard.engine.state import RolloutState
 from rollguard.evidence.folder import RunFolder
-from rollguard.metric_format import format_value
+from rollguard.metric_format import verdict_value
 from rollguard.plan import model, templates
 from rollguard.store.base import Event
 
@@ -129,16 +129,13 @@ def _iso(at: float) -> str:
     return dt.datetime.fromtimestamp(at, tz=dt.UTC).isoformat(timespec="seconds")
 
 
-def _fmt(plan: model.Plan, metric: str, value: Any) -> str:
-    spec = plan.metrics.get(metric)
-    return format_value(str(getattr(spec, "query", "") or ""), value)
-
-
 def _verdict(plan: model.Plan, v: dict[str, Any]) -> dict[str, Any]:
     """A verdict with its numbers also written for people (``value_text`` etc.)."""
     out = dict(v)
+    spec = plan.metrics.get(str(v.get("metric", "")))
+    query = str(getattr(spec, "query", "") or "")
     for key in ("value", "baseline", "threshold"):
-        out[f"{key}_text"] = _fmt(plan, str(v.get("metric", "")), v.get(key))
+        out[f"{key}_text"] = verdict_value(v, key, query=query)
     return out
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rollguard.engine import narrate, signoff
+from rollguard.engine import judging, narrate, signoff
 from rollguard.engine.state import RolloutState
 from rollguard.evidence import charts
 from rollguard.evidence.folder import RunFolder
 from rollguard.evidence.templates import report_html, report_md
-from rollguard.metric_format import format_value
+from rollguard.metric_format import format_value, verdict_value
 from rollguard.plan import model
 from rollguard.store.base import Event
 
@@ -129,7 +129,7 @@ def _triggers(plan: model.Plan, state: RolloutState) -> list[dict[str, Any]]:
     out = []
     for t in plan.triggers:
         query = charts.metric_query(plan, t.metric)
-        bounds = []
+        bounds = [] if t.judge == "threshold" else [judging.describe_bounds(plan, t)]
         for c in t.conditions():
             if c.max is not None:
                 bounds.append(f"max {format_value(query, c.max)}")
@@ -150,8 +150,8 @@ def _triggers(plan: model.Plan, state: RolloutState) -> list[dict[str, Any]]:
                 if v is None
                 else {
                     "status": v["status"],
-                    "value": format_value(query, v.get("value")),
-                    "baseline": format_value(query, v.get("baseline")),
+                    "value": verdict_value(v, "value", query=query),
+                    "baseline": verdict_value(v, "baseline", query=query),
                     "samples": v.get("samples", 0),
                     "reason": v.get("reason", ""),
                 },

@@ -12,7 +12,7 @@ from typing import Any
 from rollguard.engine import narrate, signoff
 from rollguard.engine.state import RolloutState
 from rollguard.evidence.folder import RunFolder
-from rollguard.metric_format import format_value
+from rollguard.metric_format import verdict_value
 from rollguard.plan import model
 from rollguard.store.base import Event
 
@@ -46,10 +46,10 @@ def render_summary(plan: model.Plan, state: RolloutState, events: list[Event]) -
             "## Trigger that fired",
             "",
             f"- trigger `{v['trigger']}` on metric `{v['metric']}`: {v['reason']}",
-            f"- candidate value {_fmt(plan, v['metric'], v.get('value'))} over {v['samples']} "
-            f"requests; baseline {_fmt(plan, v['metric'], v.get('baseline'))} "
+            f"- candidate value {_fmt(plan, v, 'value')} over {v['samples']} "
+            f"requests; baseline {_fmt(plan, v, 'baseline')} "
             f"({v.get('baseline_samples', 0)} requests); bound `{v.get('bound')}`, "
-            f"limit {_fmt(plan, v['metric'], v.get('threshold'))}",
+            f"limit {_fmt(plan, v, 'threshold')}",
         ]
     lines += ["", "## Checks", ""]
     checks = [(g, r) for g, c in state.checks.items() for r in c.get("results", [])]
@@ -70,8 +70,8 @@ def render_summary(plan: model.Plan, state: RolloutState, events: list[Event]) -
         ]
         for v in state.verdicts:
             lines.append(
-                f"| {v['trigger']} | {v['status']} | {_fmt(plan, v['metric'], v.get('value'))} | "
-                f"{v['samples']} | {_fmt(plan, v['metric'], v.get('baseline'))} | "
+                f"| {v['trigger']} | {v['status']} | {_fmt(plan, v, 'value')} | "
+                f"{v['samples']} | {_fmt(plan, v, 'baseline')} | "
                 f"{_cell(v['reason'])} |"
             )
     else:
@@ -104,9 +104,9 @@ def render_summary(plan: model.Plan, state: RolloutState, events: list[Event]) -
     return "\n".join(lines)
 
 
-def _fmt(plan: model.Plan, metric: str, value: Any) -> str:
-    spec = plan.metrics.get(metric)
-    return format_value(spec.query if spec else "", value)
+def _fmt(plan: model.Plan, verdict: dict[str, Any], key: str) -> str:
+    spec = plan.metrics.get(str(verdict.get("metric", "")))
+    return verdict_value(verdict, key, query=str(getattr(spec, "query", "") or ""))
 
 
 def _cell(text: str) -> str:
