@@ -128,7 +128,15 @@ class Runner:
             self._refresh()
             return self.state
         _refuse_a_second_controller(self.id, events)
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        me: dict[str, Any] = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            # the versions as this controller filled them in (templates, environment)
+            "versions": {
+                role: {"version": v.version, "url": v.url, "image": v.image}
+                for role, v in (("stable", self.plan.stable), ("candidate", self.plan.candidate))
+            },
+        }
         if not any(e.type == "phase_entered" for e in events):
             self._append("controller_started", me)
         else:

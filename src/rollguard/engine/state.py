@@ -85,6 +85,7 @@ class RolloutState:
     outcome: str | None = None
     exit_code: int | None = None
     resumes: int = 0
+    versions: dict[str, Any] = field(default_factory=dict)  # role -> version, url, image as run
 
     @property
     def final(self) -> bool:
@@ -142,7 +143,10 @@ def _apply(s: RolloutState, ev: Event) -> None:
     elif t == "abort_requested":
         if s.abort is None:
             s.abort = {"by": d.get("by", ""), "reason": d.get("reason", ""), "at": ev.at}
+    elif t == "controller_started":
+        s.versions = dict(d.get("versions", {}))
     elif t == "resumed":
+        s.versions = dict(d.get("versions", s.versions))
         s.resumes += 1
         s.prepared = False  # the router lived in the controller that died
         s.router_weight = None

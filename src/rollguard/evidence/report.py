@@ -221,8 +221,8 @@ def build_report(
         "title": f"Migration audit: {plan.name}",
         "plan": {"name": plan.name, "path": state.plan_path, "description": plan.description},
         "service": plan.service,
-        "stable": {"version": plan.stable.version, "image": plan.stable.image},
-        "candidate": {"version": plan.candidate.version, "image": plan.candidate.image},
+        "stable": _version(plan.stable, state.versions.get("stable")),
+        "candidate": _version(plan.candidate, state.versions.get("candidate")),
         "outcome": outcome,
         "final": state.final,
         "exit_code": state.exit_code,
@@ -276,3 +276,9 @@ def write_html(folder: RunFolder, report: dict[str, Any]) -> Path:
 def write_report(folder: RunFolder, report: dict[str, Any]) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html``; return their paths."""
     return write_markdown(folder, report), write_html(folder, report)
+
+
+def _version(spec: model.VersionSpec, ran: dict[str, Any] | None) -> dict[str, Any]:
+    """A version as the rollout ran it (templates filled in), else as the plan writes it."""
+    ran = ran or {}
+    return {"version": ran.get("version", spec.version), "image": ran.get("image", spec.image)}
