@@ -7,11 +7,12 @@ fails it when ``CI=true``: CI can never pass by skipping.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from typing import Any
 
 import pytest
+
+from rollguard import ports
 
 
 def require(condition: bool, reason: str) -> None:
@@ -24,10 +25,8 @@ def require(condition: bool, reason: str) -> None:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on, outside the ephemeral range."""
+    return ports.free_port()
 
 
 def stop_process(proc: subprocess.Popen[Any]) -> int:

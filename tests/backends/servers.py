@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,16 +10,15 @@ from pathlib import Path
 
 import httpx
 
+from rollguard import ports
 from rollguard.backends.local import router as router_mod
 
 APP = Path(__file__).with_name("upstream_app.py")
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now (bound to port 0, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now, outside the ephemeral range."""
+    return ports.free_port()
 
 
 def pid_alive(pid: int) -> bool:

@@ -194,6 +194,29 @@ async def test_rollback_after_a_resume_without_prepare(tmp_path: Path) -> None:
         await resumed.close(stop_versions=True)
 
 
+async def test_rollback_retires_the_candidate_even_when_the_router_cannot_listen(
+    tmp_path: Path,
+) -> None:
+    plan = make_plan()
+    first = make_backend(plan, tmp_path, [])
+    await first.prepare()
+    candidate_pid = processes.read_pidfile(tmp_path, "candidate")
+    await first.close(stop_versions=False)
+    host, _, port = plan.backend.listen.rpartition(":")
+    squatter = await asyncio.start_server(lambda r, w: w.close(), host, int(port))
+    lines: list[str] = []
+    resumed = make_backend(plan, tmp_path, lines)
+    try:
+        await resumed.rollback()
+        assert resumed.router is None
+        assert any("not serving during the rollback" in line for line in lines)
+        assert candidate_pid is not None and not pid_alive(candidate_pid)
+    finally:
+        squatter.close()
+        await squatter.wait_closed()
+        await resumed.close(stop_versions=True)
+
+
 async def test_set_weight_before_prepare_is_an_error(tmp_path: Path) -> None:
     backend = make_backend(make_plan(), tmp_path, [])
     with pytest.raises(PermanentError, match="before prepare"):

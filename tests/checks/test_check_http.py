@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from rollguard.checks.base import CheckContext, CheckResult
 from rollguard.checks.http import HttpCheckRunner, redact_url
 from rollguard.plan import model
+from tests.conftest import free_port
 
 
 async def run(ctx: CheckContext, **fields: Any) -> CheckResult:
@@ -19,10 +19,7 @@ async def run(ctx: CheckContext, **fields: Any) -> CheckResult:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+    return free_port()
 
 
 async def test_accepted_status_passes(ctx: CheckContext, server: str) -> None:

@@ -19,7 +19,7 @@ import pytest
 from rollguard.checks.base import CheckContext, CheckResult
 from rollguard.checks.query import QueryCheckRunner, redact_db_url, row_matches, scrub
 from rollguard.plan import model
-from tests.conftest import require
+from tests.conftest import free_port, require
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -208,9 +208,7 @@ async def test_postgres_password_never_reaches_evidence(ctx: CheckContext, pg_ta
 
 
 async def test_postgres_unreachable_is_an_error_without_secrets(ctx: CheckContext) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{port}/test"
     result = await run(ctx, url=url, sql="SELECT 1", equals=1, timeout=5)
     assert result.status == "error"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 
 import httpx
 import pytest
 
+from tests.conftest import free_port
 from tests.examples.chat_procs import (
     RunningService,
     StartService,
@@ -23,10 +23,7 @@ from tests.examples.chat_procs import (
 
 
 def _unused_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def _requests_served(service: RunningService) -> float:

@@ -32,6 +32,7 @@ from typing import Annotated
 
 import typer
 
+from rollguard import ports
 from rollguard.cli.main import AutoApprove, OutputOpt, StoreOpt, app, drive
 from rollguard.cli.output import Output, console, errors_to_exit
 from rollguard.engine.service import Service, runs_dir
@@ -71,9 +72,7 @@ def _port_free(port: int) -> bool:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port()
 
 
 def demo_environment(fault: str | None) -> dict[str, str]:

@@ -137,12 +137,22 @@ class LocalBackend:
         )
 
     async def rollback(self) -> None:
-        """Weight 0 first, then stop the candidate, then make sure stable is healthy."""
-        router = await self._ensure_router(weight=0)
-        router.set_weight(0)
-        self._ctx.log("router: rollback, 0% to the candidate")
-        # Requests already sent to the candidate may finish before it is stopped.
-        await router.drain("candidate", timeout=self._spec.stop_timeout)
+        """Weight 0 first, then stop the candidate, then make sure stable is healthy.
+
+        A router that cannot listen (its address taken) does not stop the rollback: without a
+        router in this controller no request reaches the candidate through rollguard, and
+        retiring the candidate and keeping stable healthy matter more than serving.
+        """
+        try:
+            router: router_mod.Router | None = await self._ensure_router(weight=0)
+        except PermanentError as exc:
+            router = None
+            self._ctx.log(f"router: not serving during the rollback ({exc.message})")
+        if router is not None:
+            router.set_weight(0)
+            self._ctx.log("router: rollback, 0% to the candidate")
+            # Requests already sent to the candidate may finish before it is stopped.
+            await router.drain("candidate", timeout=self._spec.stop_timeout)
         candidate = self._versions.get("candidate")
         if candidate is None:
             candidate = _from_pidfile(self._ctx, role="candidate")
