@@ -39,12 +39,12 @@ from rollguard.engine.service import Service, runs_dir
 from rollguard.errors import RollguardError
 from rollguard.plan.loader import load_plan
 
-# Faults begin 16 s after the candidate starts: about 10 s into the canary, once its window
-# holds enough requests for a verdict, so the rollback shows how fast a trigger fires.
+# Faults begin 12 s after the candidate starts: about 7 s into the canary, before its smoke
+# checks, so the rollback shows how fast a trigger fires.
 FAULTS = {
     # fault -> candidate environment (read by the plan's ${env.CANDIDATE_FAULT_*:-...})
-    "5xx": {"CANDIDATE_FAULT_5XX": "0.2", "CANDIDATE_FAULT_AFTER": "16"},
-    "latency": {"CANDIDATE_FAULT_LATENCY": "0.15", "CANDIDATE_FAULT_AFTER": "16"},
+    "5xx": {"CANDIDATE_FAULT_5XX": "0.2", "CANDIDATE_FAULT_AFTER": "12"},
+    "latency": {"CANDIDATE_FAULT_LATENCY": "0.15", "CANDIDATE_FAULT_AFTER": "12"},
     "writes": {"CANDIDATE_FAULT_DROP_WRITES": "1"},
 }
 PORTS = {"CHAT_STABLE_PORT": 3010, "CHAT_CANDIDATE_PORT": 3011, "CHAT_ROUTER_PORT": 3080}
