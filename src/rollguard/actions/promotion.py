@@ -117,15 +117,21 @@ def _rewrite(
     }
 
 
+def _registry(action: gates.RetagAction) -> registry_client.RegistryClient:
+    """A client for the registry of the action's image, with its credentials."""
+    ref = registry_client.parse_image(action.image)
+    return registry_client.RegistryClient(
+        ref.registry,
+        insecure=action.insecure,
+        username=action.username,
+        password=action.password,
+    )
+
+
 async def _retag(action: gates.RetagAction, *, where: Path, folder: RunFolder) -> dict[str, Any]:
     ref = registry_client.parse_image(action.image)
     try:
-        async with registry_client.RegistryClient(
-            ref.registry,
-            insecure=action.insecure,
-            username=action.username,
-            password=action.password,
-        ) as client:
+        async with _registry(action) as client:
             before = await client.find_manifest(ref.repository, action.tag)
             digest = await client.retag(ref.repository, ref.reference, action.tag)
     except registry_client.RegistryError as exc:
@@ -198,12 +204,7 @@ async def undo_action(
             }
         ref = registry_client.parse_image(action.image)
         try:
-            async with registry_client.RegistryClient(
-                ref.registry,
-                insecure=action.insecure,
-                username=action.username,
-                password=action.password,
-            ) as client:
+            async with _registry(action) as client:
                 await client.retag(ref.repository, previous, action.tag)
         except registry_client.RegistryError as exc:
             return {"name": name, "ok": False, "detail": f"cannot restore the tag: {exc}"}

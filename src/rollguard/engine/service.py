@@ -50,6 +50,16 @@ def new_rollout_id(now: float) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
+def _may_act(plan: model.Plan, *, role: str, by: str, verb: str) -> None:
+    """Refuse a person the plan does not list for ``role`` (any one may act for an unlisted
+    role only when the plan names no owners at all)."""
+    allowed = plan.owners.get(role)
+    if allowed is not None and by not in allowed:
+        raise GateRefused(
+            f"{by!r} may not {verb} as {role!r}: the plan lists {', '.join(allowed)} for that role"
+        )
+
+
 @dataclass
 class Inspection:
     """A rollout as read from the store."""
@@ -140,12 +150,7 @@ class Service:
                 f"no approval by role {role!r} is pending in rollout {state.id} "
                 f"(approval steps: {'; '.join(steps) or 'none'})"
             )
-        allowed = plan.owners.get(role)
-        if allowed is not None and by not in allowed:
-            raise GateRefused(
-                f"{by!r} may not approve as {role!r}: "
-                f"the plan lists {', '.join(allowed)} for that role"
-            )
+        _may_act(plan, role=role, by=by, verb="approve")
         index = candidates[0]
         self.store.append(
             state.id,
@@ -168,12 +173,7 @@ class Service:
                 f"no checklist item of rollout {state.id} is signed by role {role!r} "
                 f"(roles that sign: {', '.join(roles) or 'none'})"
             )
-        allowed = plan.owners.get(role)
-        if allowed is not None and by not in allowed:
-            raise GateRefused(
-                f"{by!r} may not sign off as {role!r}: "
-                f"the plan lists {', '.join(allowed)} for that role"
-            )
+        _may_act(plan, role=role, by=by, verb="sign off")
         self.store.append(
             state.id, "signoff", {"role": role, "by": by, "note": note}, at=self.clock.now()
         )
